@@ -1,0 +1,722 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// NodeType is the Stellar service a StellarNode runs.
+// +kubebuilder:validation:Enum=Validator;Horizon;SorobanRpc
+type NodeType string
+
+const (
+	NodeTypeValidator  NodeType = "Validator"
+	NodeTypeHorizon    NodeType = "Horizon"
+	NodeTypeSorobanRPC NodeType = "SorobanRpc"
+)
+
+// Network names a Stellar network. Custom needs spec.customNetwork.
+// +kubebuilder:validation:Enum=Mainnet;Testnet;Futurenet;Custom
+type Network string
+
+const (
+	NetworkMainnet   Network = "Mainnet"
+	NetworkTestnet   Network = "Testnet"
+	NetworkFuturenet Network = "Futurenet"
+	NetworkCustom    Network = "Custom"
+)
+
+// StellarNodeSpec is the desired state of one Stellar service.
+// +kubebuilder:validation:XValidation:rule="self.nodeType != 'Validator' || !has(self.replicas) || self.replicas == 1",fieldPath=".replicas",message="a Validator runs exactly 1 replica: each validator needs its own seed"
+// +kubebuilder:validation:XValidation:rule="self.network != 'Custom' || has(self.customNetwork)",fieldPath=".customNetwork",message="customNetwork (passphrase and historyArchiveURLs) is required when network is Custom"
+// +kubebuilder:validation:XValidation:rule="!has(self.customNetwork) || self.network == 'Custom'",fieldPath=".customNetwork",message="customNetwork is only allowed when network is Custom"
+// +kubebuilder:validation:XValidation:rule="!has(self.validator) || self.nodeType == 'Validator'",fieldPath=".validator",message="validator settings are only allowed when nodeType is Validator"
+// +kubebuilder:validation:XValidation:rule="!has(self.horizon) || self.nodeType == 'Horizon'",fieldPath=".horizon",message="horizon settings are only allowed when nodeType is Horizon"
+// +kubebuilder:validation:XValidation:rule="!has(self.sorobanRpc) || self.nodeType == 'SorobanRpc'",fieldPath=".sorobanRpc",message="sorobanRpc settings are only allowed when nodeType is SorobanRpc"
+// +kubebuilder:validation:XValidation:rule="self.nodeType == 'Validator' || self.network != 'Custom' || (has(self.customNetwork.quorumSet) && size(self.customNetwork.quorumSet.validators) > 0)",fieldPath=".customNetwork.quorumSet",message="a Horizon or SorobanRpc node on a Custom network needs customNetwork.quorumSet for its captive core"
+// +kubebuilder:validation:XValidation:rule="self.nodeType != 'Validator' || self.network != 'Custom' || (has(self.customNetwork.quorumSet) && size(self.customNetwork.quorumSet.validators) > 0) || (has(self.validator) && has(self.validator.quorumSet))",fieldPath=".validator.quorumSet",message="a Validator on a Custom network needs validator.quorumSet or customNetwork.quorumSet"
+// +kubebuilder:validation:XValidation:rule="self.nodeType != 'Validator' || (has(self.validator) && size(self.validator.homeDomain) > 0)",fieldPath=".validator.homeDomain",message="validator.homeDomain is required for a Validator (stellar-core refuses to start without NODE_HOME_DOMAIN)"
+type StellarNodeSpec struct {
+	// nodeType is the Stellar service to run: Validator (stellar-core), Horizon or SorobanRpc (stellar-rpc).
+	// +required
+	NodeType NodeType `json:"nodeType"`
+
+	// network is the Stellar network to join.
+	// +required
+	Network Network `json:"network"`
+
+	// customNetwork describes a network that is not Mainnet, Testnet or Futurenet.
+	// +optional
+	CustomNetwork *CustomNetworkSpec `json:"customNetwork,omitempty"`
+
+	// version is the image tag of the Stellar service, e.g. "21.0.0"; a leading "v" is dropped
+	// because Stellar's images are tagged without it.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^v?[A-Za-z0-9_][A-Za-z0-9_.-]*$`
+	Version string `json:"version"`
+
+	// image overrides the whole image reference (repository and tag); version is then informative only.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image,omitempty"`
+
+	// replicas is the number of pods. A Validator always runs exactly one.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// resources of the main container.
+	// +optional
+	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// storage of the node's data volume.
+	// +optional
+	Storage StorageSpec `json:"storage,omitempty"`
+
+	// validator settings (nodeType Validator).
+	// +optional
+	Validator *ValidatorSpec `json:"validator,omitempty"`
+
+	// horizon settings (nodeType Horizon).
+	// +optional
+	Horizon *HorizonSpec `json:"horizon,omitempty"`
+
+	// sorobanRpc settings (nodeType SorobanRpc).
+	// +optional
+	SorobanRPC *SorobanRPCSpec `json:"sorobanRpc,omitempty"`
+
+	// loadBalancer exposes the node through MetalLB, in L2 mode or as a BGP (anycast) announcement.
+	// +optional
+	LoadBalancer *LoadBalancerSpec `json:"loadBalancer,omitempty"`
+
+	// globalDiscovery places the node in a region/zone for cross-region routing and DNS.
+	// +optional
+	GlobalDiscovery *GlobalDiscoverySpec `json:"globalDiscovery,omitempty"`
+}
+
+// CustomNetworkSpec describes a private or test network.
+type CustomNetworkSpec struct {
+	// passphrase is the network passphrase.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	Passphrase string `json:"passphrase"`
+
+	// historyArchiveURLs are the archives captive core and Horizon read history from.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=512
+	// +kubebuilder:validation:items:Pattern=`^https?://`
+	HistoryArchiveURLs []string `json:"historyArchiveURLs"`
+
+	// quorumSet is the network's quorum set, used by every node type on this network.
+	// +optional
+	QuorumSet *QuorumSetSpec `json:"quorumSet,omitempty"`
+}
+
+// RetentionPolicy says what happens to a node's data volumes when the StellarNode is deleted.
+// +kubebuilder:validation:Enum=Delete;Retain
+type RetentionPolicy string
+
+const (
+	RetentionDelete RetentionPolicy = "Delete"
+	RetentionRetain RetentionPolicy = "Retain"
+)
+
+// StorageSpec is the node's persistent data volume.
+type StorageSpec struct {
+	// size of the data volume; the default depends on nodeType (Validator 100Gi, Horizon 100Gi, SorobanRpc 350Gi).
+	// +optional
+	Size *resource.Quantity `json:"size,omitempty"`
+
+	// storageClassName of the volume claim; empty uses the cluster default.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	StorageClassName *string `json:"storageClassName,omitempty"`
+
+	// retentionPolicy: Retain keeps the data volumes when the StellarNode is deleted, Delete removes them.
+	// +optional
+	// +kubebuilder:default=Retain
+	RetentionPolicy RetentionPolicy `json:"retentionPolicy,omitempty"`
+}
+
+// SecretKeyRef names a key of a Secret in the StellarNode's namespace.
+type SecretKeyRef struct {
+	// name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// key in the Secret; the default depends on the field.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key,omitempty"`
+}
+
+// CatchupMode chooses how much history a new validator replays.
+// +kubebuilder:validation:Enum=Minimal;Recent;Complete
+type CatchupMode string
+
+const (
+	CatchupMinimal  CatchupMode = "Minimal"
+	CatchupRecent   CatchupMode = "Recent"
+	CatchupComplete CatchupMode = "Complete"
+)
+
+// ValidatorSpec configures stellar-core as a validator.
+// +kubebuilder:validation:XValidation:rule="!has(self.catchupRecent) || self.catchupMode == 'Recent'",fieldPath=".catchupRecent",message="catchupRecent is only used when catchupMode is Recent"
+type ValidatorSpec struct {
+	// seedSecretRef names the Secret holding the validator's secret seed (key default "seed").
+	// When absent the operator generates a seed into a Secret it owns, named <node>-seed.
+	// +optional
+	SeedSecretRef *SecretKeyRef `json:"seedSecretRef,omitempty"`
+
+	// homeDomain is the validator's NODE_HOME_DOMAIN.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$`
+	HomeDomain string `json:"homeDomain,omitempty"`
+
+	// quorumSet overrides the network's default quorum set.
+	// +optional
+	QuorumSet *QuorumSetSpec `json:"quorumSet,omitempty"`
+
+	// catchupMode: Minimal (default, start from the latest checkpoint), Recent (replay catchupRecent ledgers)
+	// or Complete (replay all history; takes weeks on Mainnet).
+	// +optional
+	// +kubebuilder:default=Minimal
+	CatchupMode CatchupMode `json:"catchupMode,omitempty"`
+
+	// catchupRecent is the number of ledgers to replay with catchupMode Recent.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000000
+	CatchupRecent *int32 `json:"catchupRecent,omitempty"`
+
+	// history publishes this validator's history to an archive.
+	// +optional
+	History *HistoryArchiveSpec `json:"history,omitempty"`
+}
+
+// HistoryArchiveSpec publishes history with shell command templates ({0} and {1} are substituted by core).
+type HistoryArchiveSpec struct {
+	// name of the archive in the core config ([HISTORY.<name>]).
+	// +optional
+	// +kubebuilder:default=local
+	// +kubebuilder:validation:Pattern=`^[a-z0-9_]{1,32}$`
+	Name string `json:"name,omitempty"`
+
+	// get command, e.g. "curl -sf https://archive.example.com/{0} -o {1}".
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	Get string `json:"get"`
+
+	// put command, e.g. "aws s3 cp {0} s3://bucket/{1}".
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	Put string `json:"put"`
+
+	// mkdir command, when the archive needs directories created.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Mkdir string `json:"mkdir,omitempty"`
+}
+
+// Quality is a stellar-core validator quality.
+// +kubebuilder:validation:Enum=CRITICAL;HIGH;MEDIUM;LOW
+type Quality string
+
+// QuorumSetSpec is a stellar-core quorum set in the [[HOME_DOMAINS]] / [[VALIDATORS]] form.
+type QuorumSetSpec struct {
+	// homeDomains give the quality of each organisation.
+	// +optional
+	// +listType=map
+	// +listMapKey=homeDomain
+	// +kubebuilder:validation:MaxItems=64
+	HomeDomains []QuorumHomeDomain `json:"homeDomains,omitempty"`
+
+	// validators of the quorum set.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=128
+	Validators []QuorumValidator `json:"validators"`
+
+	// unsafeQuorum allows a quorum set without fault tolerance (fewer than 4 organisations).
+	// +optional
+	UnsafeQuorum bool `json:"unsafeQuorum,omitempty"`
+
+	// failureSafety overrides FAILURE_SAFETY (-1 automatic).
+	// +optional
+	// +kubebuilder:validation:Minimum=-1
+	// +kubebuilder:validation:Maximum=100
+	FailureSafety *int32 `json:"failureSafety,omitempty"`
+}
+
+// QuorumHomeDomain is one organisation of a quorum set.
+type QuorumHomeDomain struct {
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	HomeDomain string `json:"homeDomain"`
+	// +required
+	Quality Quality `json:"quality"`
+}
+
+// QuorumValidator is one validator of a quorum set.
+type QuorumValidator struct {
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	Name string `json:"name"`
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	HomeDomain string `json:"homeDomain"`
+	// publicKey is the validator's G... address.
+	// +required
+	// +kubebuilder:validation:Pattern=`^G[A-Z2-7]{55}$`
+	PublicKey string `json:"publicKey"`
+	// quality, when the home domain has none.
+	// +optional
+	Quality Quality `json:"quality,omitempty"`
+	// address is host[:port] of the validator's peer port.
+	// +optional
+	// +kubebuilder:validation:MaxLength=260
+	Address string `json:"address,omitempty"`
+	// history is the base URL of the validator's history archive.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^https?://`
+	History string `json:"history,omitempty"`
+}
+
+// HorizonSpec configures Horizon.
+type HorizonSpec struct {
+	// databaseSecretRef names the Secret holding the PostgreSQL URL (key default "DATABASE_URL").
+	// When absent the operator runs a managed PostgreSQL for this node.
+	// +optional
+	DatabaseSecretRef *SecretKeyRef `json:"databaseSecretRef,omitempty"`
+
+	// ingest turns ingestion on (the default) or off (API-only instances).
+	// +optional
+	// +kubebuilder:default=true
+	Ingest *bool `json:"ingest,omitempty"`
+
+	// historyRetentionCount is the number of ledgers of history kept; 0 keeps everything.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	HistoryRetentionCount int64 `json:"historyRetentionCount,omitempty"`
+
+	// database tunes the managed PostgreSQL used when databaseSecretRef is absent.
+	// +optional
+	Database *ManagedDatabaseSpec `json:"database,omitempty"`
+}
+
+// ManagedDatabaseSpec tunes the managed PostgreSQL of a Horizon node.
+type ManagedDatabaseSpec struct {
+	// image of PostgreSQL.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image,omitempty"`
+	// size of the database volume (default 100Gi).
+	// +optional
+	Size *resource.Quantity `json:"size,omitempty"`
+	// resources of the database container.
+	// +optional
+	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+}
+
+// SorobanRPCSpec configures Stellar RPC.
+type SorobanRPCSpec struct {
+	// historyRetentionWindow is the number of ledgers kept (default 120960, about 7 days).
+	// +optional
+	// +kubebuilder:default=120960
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000000
+	HistoryRetentionWindow int32 `json:"historyRetentionWindow,omitempty"`
+}
+
+// LoadBalancerMode is how MetalLB announces the node's IP.
+// +kubebuilder:validation:Enum=L2;BGP
+type LoadBalancerMode string
+
+const (
+	LoadBalancerL2  LoadBalancerMode = "L2"
+	LoadBalancerBGP LoadBalancerMode = "BGP"
+)
+
+// LoadBalancerSpec exposes the node through a LoadBalancer Service announced by MetalLB.
+// +kubebuilder:validation:XValidation:rule="!has(self.mode) || self.mode != 'BGP' || has(self.bgp)",fieldPath=".bgp",message="bgp is required when mode is BGP"
+// +kubebuilder:validation:XValidation:rule="!has(self.mode) || self.mode != 'L2' || !has(self.bgp)",fieldPath=".bgp",message="bgp is only used when mode is BGP; remove it or set mode: BGP"
+type LoadBalancerSpec struct {
+	// enabled turns the load balancer on; it defaults to true when the loadBalancer block is present.
+	// +optional
+	// +kubebuilder:default=true
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// mode is L2 or BGP; when omitted it is BGP if bgp is set and L2 otherwise.
+	// +optional
+	Mode LoadBalancerMode `json:"mode,omitempty"`
+
+	// addressPool is the MetalLB IPAddressPool the IP comes from.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	AddressPool string `json:"addressPool,omitempty"`
+
+	// loadBalancerIP is the IP to announce; several StellarNodes in different regions share it for anycast.
+	// +optional
+	// +kubebuilder:validation:MaxLength=45
+	// +kubebuilder:validation:XValidation:rule="isIP(self)",message="loadBalancerIP must be an IPv4 or IPv6 address"
+	LoadBalancerIP string `json:"loadBalancerIP,omitempty"`
+
+	// externalTrafficPolicy of the Service. Local (the default) keeps the client source IP and makes a node
+	// announce only while it has a ready local endpoint, which BGP failover relies on.
+	// +optional
+	// +kubebuilder:default=Local
+	// +kubebuilder:validation:Enum=Local;Cluster
+	ExternalTrafficPolicy corev1.ServiceExternalTrafficPolicy `json:"externalTrafficPolicy,omitempty"`
+
+	// healthCheckEnabled adds the health sidecar serving healthCheckPort and uses it for readiness.
+	// +optional
+	// +kubebuilder:default=true
+	HealthCheckEnabled *bool `json:"healthCheckEnabled,omitempty"`
+
+	// healthCheckPort is the port of the health sidecar, exposed on the Service as "health".
+	// +optional
+	// +kubebuilder:default=9100
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	HealthCheckPort int32 `json:"healthCheckPort,omitempty"`
+
+	// annotations are added to the LoadBalancer Service.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+
+	// bgp configures the BGP announcement (mode BGP).
+	// +optional
+	BGP *BGPSpec `json:"bgp,omitempty"`
+}
+
+// BGPSpec is the BGP side of a BGP-mode load balancer.
+// +kubebuilder:validation:XValidation:rule="!has(self.bfdProfile) || !has(self.bfdEnabled) || self.bfdEnabled",fieldPath=".bfdProfile",message="bfdProfile needs bfdEnabled: true"
+type BGPSpec struct {
+	// localASN is the operator-side ASN (MetalLB myASN).
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=4294967295
+	LocalASN int64 `json:"localASN"`
+
+	// peers are the routers to announce to. When empty, the announcement goes to every BGPPeer already
+	// configured in MetalLB.
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:XValidation:rule="self.all(p, self.exists_one(q, q.address == p.address && q.port == p.port))",message="peers must not repeat the same address and port"
+	Peers []BGPPeerSpec `json:"peers,omitempty"`
+
+	// communities are standard BGP communities "A:B" (16-bit each) or well-known names
+	// (no-export, no-advertise, local-as, no-peer, blackhole, graceful-shutdown, accept-own).
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=set
+	// +kubebuilder:validation:items:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.all(c, c in ['no-export', 'no-advertise', 'local-as', 'no-peer', 'blackhole', 'graceful-shutdown', 'accept-own'] || (c.matches('^[0-9]{1,5}:[0-9]{1,5}$') && int(c.split(':')[0]) <= 65535 && int(c.split(':')[1]) <= 65535))",message="communities must be A:B with A and B in 0..65535, or a well-known community name"
+	Communities []string `json:"communities,omitempty"`
+
+	// largeCommunities are RFC 8092 large communities "G:L1:L2" (32-bit each).
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=set
+	// +kubebuilder:validation:items:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.all(c, c.matches('^[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10}$') && c.split(':').all(p, int(p) <= 4294967295))",message="largeCommunities must be G:L1:L2 with each part in 0..4294967295"
+	LargeCommunities []string `json:"largeCommunities,omitempty"`
+
+	// advertisement shapes the announced prefix.
+	// +optional
+	Advertisement *BGPAdvertisementSpec `json:"advertisement,omitempty"`
+
+	// bfdEnabled turns on BFD for fast failure detection on every peer of this node.
+	// +optional
+	BFDEnabled *bool `json:"bfdEnabled,omitempty"`
+
+	// bfdProfile is the MetalLB BFDProfile to use; created with MetalLB's defaults when absent.
+	// Defaults to "stellar-bfd" when bfdEnabled.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	BFDProfile string `json:"bfdProfile,omitempty"`
+}
+
+// BGPPeerSpec is one BGP router session.
+// +kubebuilder:validation:XValidation:rule="!has(self.keepaliveTime) || self.keepaliveTime <= self.holdTime",fieldPath=".keepaliveTime",message="keepaliveTime must not exceed holdTime"
+// +kubebuilder:validation:XValidation:rule="!has(self.keepaliveTime) || self.holdTime != 0 || self.keepaliveTime == 0",fieldPath=".keepaliveTime",message="keepaliveTime must be 0 when holdTime is 0"
+type BGPPeerSpec struct {
+	// address of the router.
+	// +required
+	// +kubebuilder:validation:MaxLength=45
+	// +kubebuilder:validation:XValidation:rule="isIP(self)",message="address must be an IPv4 or IPv6 address"
+	Address string `json:"address"`
+
+	// asn of the router. Equal to localASN means iBGP.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=4294967295
+	ASN int64 `json:"asn"`
+
+	// port of the router's BGP listener (MetalLB allows 1..16384).
+	// +optional
+	// +kubebuilder:default=179
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=16384
+	Port int32 `json:"port,omitempty"`
+
+	// holdTime in seconds: 0 (no keepalives) or at least 3.
+	// +optional
+	// +kubebuilder:default=90
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=65535
+	// +kubebuilder:validation:XValidation:rule="self == 0 || self >= 3",message="holdTime must be 0 or at least 3 seconds"
+	HoldTime int32 `json:"holdTime,omitempty"`
+
+	// keepaliveTime in seconds; defaults to holdTime/3 (30 with the default holdTime).
+	// Not supported by MetalLB's native BGP mode: set it only for FRR modes.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=65535
+	KeepaliveTime *int32 `json:"keepaliveTime,omitempty"`
+
+	// ebgpMultiHop allows an eBGP router that is more than one hop away. Not allowed for iBGP peers.
+	// +optional
+	// +kubebuilder:default=false
+	EBGPMultiHop bool `json:"ebgpMultiHop,omitempty"`
+
+	// gracefulRestart keeps routes during a speaker restart (default true; FRR modes only).
+	// +optional
+	GracefulRestart *bool `json:"gracefulRestart,omitempty"`
+
+	// passwordSecretRef names the Secret holding the TCP MD5 password (key default "password").
+	// +optional
+	PasswordSecretRef *SecretKeyRef `json:"passwordSecretRef,omitempty"`
+}
+
+// BGPAdvertisementSpec shapes how the IP is advertised.
+type BGPAdvertisementSpec struct {
+	// aggregationLength is the IPv4 prefix length announced.
+	// +optional
+	// +kubebuilder:default=32
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=32
+	AggregationLength int32 `json:"aggregationLength,omitempty"`
+
+	// aggregationLengthV6 is the IPv6 prefix length announced.
+	// +optional
+	// +kubebuilder:default=128
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=128
+	AggregationLengthV6 int32 `json:"aggregationLengthV6,omitempty"`
+
+	// localPref is the BGP LOCAL_PREF; it only travels over iBGP.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=4294967295
+	LocalPref *int64 `json:"localPref,omitempty"`
+
+	// nodeSelectors limit the Kubernetes nodes that announce; empty means all nodes.
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	NodeSelectors []metav1.LabelSelector `json:"nodeSelectors,omitempty"`
+}
+
+// GlobalDiscoverySpec places the node for cross-region routing and DNS.
+type GlobalDiscoverySpec struct {
+	// enabled turns global discovery on; it defaults to true when the block is present.
+	// +optional
+	// +kubebuilder:default=true
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// region of this node, e.g. "us-east".
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`
+	Region string `json:"region,omitempty"`
+
+	// zone of this node, e.g. "us-east-1a".
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`
+	Zone string `json:"zone,omitempty"`
+
+	// priority of this region; higher is preferred (used as a DNS weight).
+	// +optional
+	// +kubebuilder:default=100
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=65535
+	Priority *int32 `json:"priority,omitempty"`
+
+	// topologyAwareHints keeps traffic in the client's zone when possible.
+	// +optional
+	TopologyAwareHints bool `json:"topologyAwareHints,omitempty"`
+
+	// externalDns registers the node's IP in DNS through external-dns.
+	// +optional
+	ExternalDNS *ExternalDNSSpec `json:"externalDns,omitempty"`
+}
+
+// ExternalDNSSpec is the external-dns registration of the node.
+type ExternalDNSSpec struct {
+	// hostname to register.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\.?$`
+	Hostname string `json:"hostname"`
+
+	// ttl of the record in seconds.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=604800
+	TTL *int64 `json:"ttl,omitempty"`
+
+	// provider of DNS (e.g. route53); weighted providers get a set-identifier and weight per region.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Provider string `json:"provider,omitempty"`
+
+	// annotations are passed through to the Service as they are.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// StellarNodeStatus is the observed state of a StellarNode.
+type StellarNodeStatus struct {
+	// observedGeneration is the generation last reconciled successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready, Progressing, Degraded, and load-balancer conditions.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// replicas and readyReplicas of the workload.
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+
+	// image the workload runs.
+	// +optional
+	Image string `json:"image,omitempty"`
+
+	// publicKey of a validator (public; the seed never appears in status).
+	// +optional
+	PublicKey string `json:"publicKey,omitempty"`
+
+	// externalIP assigned to the LoadBalancer Service.
+	// +optional
+	ExternalIP string `json:"externalIP,omitempty"`
+
+	// loadBalancer reports what is announced and how.
+	// +optional
+	LoadBalancer *LoadBalancerStatus `json:"loadBalancer,omitempty"`
+
+	// discovery reports the node's place for global discovery.
+	// +optional
+	Discovery *DiscoveryStatus `json:"discovery,omitempty"`
+
+	// sync reports whether the Stellar service is in sync with the network.
+	// +optional
+	Sync *SyncStatus `json:"sync,omitempty"`
+}
+
+// LoadBalancerStatus reports the MetalLB side.
+type LoadBalancerStatus struct {
+	Mode LoadBalancerMode `json:"mode,omitempty"`
+	Pool string           `json:"pool,omitempty"`
+	// +optional
+	AdvertisedPrefixes []string `json:"advertisedPrefixes,omitempty"`
+	// +optional
+	Communities []string `json:"communities,omitempty"`
+	// +optional
+	LocalPref *int64 `json:"localPref,omitempty"`
+	// +optional
+	Peers []PeerStatus `json:"peers,omitempty"`
+}
+
+// PeerStatus reports one BGP session.
+type PeerStatus struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+	ASN     int64  `json:"asn"`
+	// sessionState as reported by MetalLB, when it reports it.
+	// +optional
+	SessionState string `json:"sessionState,omitempty"`
+	// +optional
+	Nodes []string `json:"nodes,omitempty"`
+}
+
+// DiscoveryStatus reports the node's region, zone, priority and DNS name.
+type DiscoveryStatus struct {
+	Region   string `json:"region,omitempty"`
+	Zone     string `json:"zone,omitempty"`
+	Priority int32  `json:"priority,omitempty"`
+	DNSName  string `json:"dnsName,omitempty"`
+}
+
+// SyncState summarises the node's sync with the network.
+type SyncState string
+
+const (
+	SyncSynced     SyncState = "Synced"
+	SyncCatchingUp SyncState = "CatchingUp"
+	SyncUnknown    SyncState = "Unknown"
+)
+
+// SyncStatus reports the health sidecar's verdict.
+type SyncStatus struct {
+	State        SyncState    `json:"state,omitempty"`
+	LatestLedger int64        `json:"latestLedger,omitempty"`
+	Reason       string       `json:"reason,omitempty"`
+	CheckedAt    *metav1.Time `json:"checkedAt,omitempty"`
+}
+
+// StellarNode runs one Stellar service (validator, Horizon or Stellar RPC) and exposes it through MetalLB.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=sn,categories=stellar
+// +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.nodeType`
+// +kubebuilder:printcolumn:name="Network",type=string,JSONPath=`.spec.network`
+// +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.spec.version`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="External-IP",type=string,JSONPath=`.status.externalIP`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Region",type=string,JSONPath=`.spec.globalDiscovery.region`,priority=1
+type StellarNode struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   StellarNodeSpec   `json:"spec,omitempty"`
+	Status StellarNodeStatus `json:"status,omitempty"`
+}
+
+// StellarNodeList is a list of StellarNodes.
+// +kubebuilder:object:root=true
+type StellarNodeList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []StellarNode `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&StellarNode{}, &StellarNodeList{})
+}
