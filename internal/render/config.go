@@ -43,7 +43,7 @@ func configMap(node *stellarv1.StellarNode, network stellar.Network) (*corev1.Co
 		})
 	}
 	if err != nil {
-		return nil, []Problem{{Field: quorumField(node), Reason: ReasonInvalidQuorumSet, Severity: SeverityError,
+		return nil, []Problem{{Field: quorumField(node), Reason: stellarv1.ReasonInvalidQuorumSet, Severity: SeverityError,
 			Message: "the Stellar configuration cannot be rendered: " + err.Error()}}
 	}
 	return &corev1.ConfigMap{

@@ -97,8 +97,8 @@ type Result struct {
 }
 
 // HasErrors reports whether any problem blocks applying.
-func (r Result) HasErrors() bool {
-	for _, p := range r.Problems {
+func HasErrors(problems []Problem) bool {
+	for _, p := range problems {
 		if p.Severity == SeverityError {
 			return true
 		}

@@ -12,7 +12,7 @@ func ResolveNetwork(node *stellarv1.StellarNode) (stellar.Network, *Problem) {
 	if node.Spec.Network == stellarv1.NetworkCustom {
 		custom := node.Spec.CustomNetwork
 		if custom == nil {
-			return network, &Problem{Field: "spec.customNetwork", Reason: ReasonInvalidSpec, Severity: SeverityError,
+			return network, &Problem{Field: "spec.customNetwork", Reason: stellarv1.ReasonInvalidSpec, Severity: SeverityError,
 				Message: "customNetwork is required when network is Custom"}
 		}
 		network = stellar.Network{
@@ -26,7 +26,7 @@ func ResolveNetwork(node *stellarv1.StellarNode) (stellar.Network, *Problem) {
 	} else {
 		known, ok := stellar.LookupNetwork(string(node.Spec.Network))
 		if !ok {
-			return network, &Problem{Field: "spec.network", Reason: ReasonInvalidSpec, Severity: SeverityError,
+			return network, &Problem{Field: "spec.network", Reason: stellarv1.ReasonInvalidSpec, Severity: SeverityError,
 				Message: "unknown network " + string(node.Spec.Network)}
 		}
 		network = known

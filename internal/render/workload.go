@@ -56,7 +56,6 @@ func owned(node *stellarv1.StellarNode, name, component string) metav1.ObjectMet
 
 func claimTemplate(node *stellarv1.StellarNode, size resource.Quantity) corev1.PersistentVolumeClaim {
 	return corev1.PersistentVolumeClaim{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
 		ObjectMeta: metav1.ObjectMeta{Name: volumeData, Labels: NodeLabels(node, Component(node.Spec.NodeType))},
 		Spec: corev1.PersistentVolumeClaimSpec{
 			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
@@ -332,6 +331,7 @@ func horizonDeployment(node *stellarv1.StellarNode, facts Facts, network stellar
 // with retentionPolicy Retain it must outlive the node; with Delete the finalizer removes it.
 func dataClaim(node *stellarv1.StellarNode) *corev1.PersistentVolumeClaim {
 	pvc := claimTemplate(node, storageSize(node))
+	pvc.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"}
 	pvc.ObjectMeta = objectMeta(node, DataClaimName(node), Component(node.Spec.NodeType))
 	return &pvc
 }

@@ -1,0 +1,27 @@
+package v1alpha1
+
+// Condition types on StellarNode status.
+const (
+	// ConditionReady is True when the workload's pods are ready (and synced, with the health sidecar).
+	ConditionReady = "Ready"
+	// ConditionProgressing is True while the workload rolls out or scales.
+	ConditionProgressing = "Progressing"
+	// ConditionDegraded is True when the spec cannot be realised, or part of it cannot take effect.
+	ConditionDegraded = "Degraded"
+)
+
+// Condition reasons. They are part of the API: alerts and users match on them.
+const (
+	ReasonReconciled       = "Reconciled"
+	ReasonAsExpected       = "AsExpected"
+	ReasonPodsReady        = "PodsReady"
+	ReasonPodsNotReady     = "PodsNotReady"
+	ReasonRollingOut       = "RollingOut"
+	ReasonScaledToZero     = "ScaledToZero"
+	ReasonInvalidSpec      = "InvalidSpec"
+	ReasonInvalidQuorumSet = "InvalidQuorumSet"
+	ReasonSecretMissing    = "SecretMissing"
+	ReasonSecretKeyMissing = "SecretKeyMissing"
+	ReasonInvalidSeed      = "InvalidSeed"
+	ReasonReconcileError   = "ReconcileError"
+)

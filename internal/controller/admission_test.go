@@ -1,0 +1,106 @@
+package controller_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+)
+
+// The spec's own blocks must be accepted exactly as the user would paste them.
+func TestSpecBlocksAreAcceptedVerbatim(t *testing.T) {
+	ns := newNamespace(t)
+	for _, file := range []string{"horizon-l2.yaml", "horizon-anycast.yaml", "validator-testnet.yaml", "horizon-testnet.yaml", "soroban-rpc-testnet.yaml"} {
+		t.Run(file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("..", "..", "examples", file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := applyYAML(context.Background(), ns, string(data)); err != nil {
+				t.Fatalf("the apiserver rejected %s: %v", file, err)
+			}
+		})
+	}
+}
+
+const validHorizon = `
+apiVersion: stellar.org/v1alpha1
+kind: StellarNode
+metadata:
+  name: invalid
+spec:
+  nodeType: Horizon
+  network: Mainnet
+  version: "v21.0.0"
+`
+
+const validBGP = validHorizon + `
+  loadBalancer:
+    mode: BGP
+    loadBalancerIP: "192.0.2.100"
+    bgp:
+      localASN: 64512
+      peers:
+        - address: "192.168.1.1"
+          asn: 64513
+`
+
+// Each invalid spec is refused by the apiserver with a message naming the offending field.
+func TestInvalidSpecsAreRejectedNamingTheField(t *testing.T) {
+	ns := newNamespace(t)
+	cases := []struct {
+		name  string
+		doc   string
+		field string
+	}{
+		{"a node without nodeType", strings.Replace(validHorizon, "nodeType: Horizon", "", 1), "spec.nodeType"},
+		{"an unknown nodeType", strings.Replace(validHorizon, "nodeType: Horizon", "nodeType: Watcher", 1), "spec.nodeType"},
+		{"an unknown network", strings.Replace(validHorizon, "network: Mainnet", "network: Pubnet", 1), "spec.network"},
+		{"a Custom network without customNetwork", strings.Replace(validHorizon, "network: Mainnet", "network: Custom", 1), "spec.customNetwork"},
+		{"customNetwork on Mainnet", validHorizon + "  customNetwork:\n    passphrase: x\n    historyArchiveURLs: [\"https://a.example.com\"]\n", "spec.customNetwork"},
+		{"a version with spaces", strings.Replace(validHorizon, `version: "v21.0.0"`, `version: "21 0"`, 1), "spec.version"},
+		{"a Validator with three replicas", strings.Replace(validHorizon, "nodeType: Horizon", "nodeType: Validator", 1) + "  replicas: 3\n  validator:\n    homeDomain: example.com\n", "spec.replicas"},
+		{"a Validator without homeDomain", strings.Replace(validHorizon, "nodeType: Horizon", "nodeType: Validator", 1), "spec.validator.homeDomain"},
+		{"horizon settings on a Validator", strings.Replace(validHorizon, "nodeType: Horizon", "nodeType: Validator", 1) + "  validator:\n    homeDomain: example.com\n  horizon:\n    ingest: false\n", "spec.horizon"},
+		{"a quorum validator with a malformed public key", strings.Replace(validHorizon, "nodeType: Horizon", "nodeType: Validator", 1) + "  validator:\n    homeDomain: example.com\n    quorumSet:\n      validators:\n        - {name: a, homeDomain: a.example.com, publicKey: GBAD, quality: HIGH}\n", "spec.validator.quorumSet.validators[0].publicKey"},
+		{"an unknown retentionPolicy", validHorizon + "  storage:\n    retentionPolicy: Keep\n", "spec.storage.retentionPolicy"},
+		{"mode BGP without bgp", validHorizon + "  loadBalancer:\n    mode: BGP\n", "spec.loadBalancer.bgp"},
+		{"mode L2 with bgp", strings.Replace(validBGP, "mode: BGP", "mode: L2", 1), "spec.loadBalancer.bgp"},
+		{"a loadBalancerIP that is not an IP", strings.Replace(validBGP, `"192.0.2.100"`, `"999.1.1.1"`, 1), "spec.loadBalancer.loadBalancerIP"},
+		{"an unknown externalTrafficPolicy", strings.Replace(validBGP, "mode: BGP", "mode: BGP\n    externalTrafficPolicy: Nearest", 1), "spec.loadBalancer.externalTrafficPolicy"},
+		{"a healthCheckPort above 65535", strings.Replace(validBGP, "mode: BGP", "mode: BGP\n    healthCheckPort: 70000", 1), "spec.loadBalancer.healthCheckPort"},
+		{"localASN 0", strings.Replace(validBGP, "localASN: 64512", "localASN: 0", 1), "spec.loadBalancer.bgp.localASN"},
+		{"localASN above 32 bits", strings.Replace(validBGP, "localASN: 64512", "localASN: 4294967296", 1), "spec.loadBalancer.bgp.localASN"},
+		{"a peer ASN of 0", strings.Replace(validBGP, "asn: 64513", "asn: 0", 1), "spec.loadBalancer.bgp.peers[0].asn"},
+		{"a peer address that is a hostname", strings.Replace(validBGP, `"192.168.1.1"`, `"router1.example.com"`, 1), "spec.loadBalancer.bgp.peers[0].address"},
+		{"a peer port MetalLB cannot use", strings.Replace(validBGP, "asn: 64513", "asn: 64513\n          port: 20000", 1), "spec.loadBalancer.bgp.peers[0].port"},
+		{"a holdTime of 2 seconds", strings.Replace(validBGP, "asn: 64513", "asn: 64513\n          holdTime: 2", 1), "spec.loadBalancer.bgp.peers[0].holdTime"},
+		{"a keepaliveTime above holdTime", strings.Replace(validBGP, "asn: 64513", "asn: 64513\n          holdTime: 90\n          keepaliveTime: 100", 1), "spec.loadBalancer.bgp.peers[0].keepaliveTime"},
+		{"the same peer twice", strings.Replace(validBGP, "asn: 64513", "asn: 64513\n        - address: \"192.168.1.1\"\n          asn: 64514", 1), "spec.loadBalancer.bgp.peers"},
+		{"a community above 16 bits", strings.Replace(validBGP, "localASN: 64512", "localASN: 64512\n      communities: [\"70000:1\"]", 1), "spec.loadBalancer.bgp.communities"},
+		{"a community that is not A:B", strings.Replace(validBGP, "localASN: 64512", "localASN: 64512\n      communities: [\"64512-100\"]", 1), "spec.loadBalancer.bgp.communities"},
+		{"a large community with two parts", strings.Replace(validBGP, "localASN: 64512", "localASN: 64512\n      largeCommunities: [\"64512:1\"]", 1), "spec.loadBalancer.bgp.largeCommunities"},
+		{"an aggregationLength of 33", strings.Replace(validBGP, "localASN: 64512", "localASN: 64512\n      advertisement:\n        aggregationLength: 33", 1), "spec.loadBalancer.bgp.advertisement.aggregationLength"},
+		{"an aggregationLengthV6 of 129", strings.Replace(validBGP, "localASN: 64512", "localASN: 64512\n      advertisement:\n        aggregationLengthV6: 129", 1), "spec.loadBalancer.bgp.advertisement.aggregationLengthV6"},
+		{"a negative localPref", strings.Replace(validBGP, "localASN: 64512", "localASN: 64512\n      advertisement:\n        localPref: -1", 1), "spec.loadBalancer.bgp.advertisement.localPref"},
+		{"a bfdProfile with bfdEnabled false", strings.Replace(validBGP, "localASN: 64512", "localASN: 64512\n      bfdEnabled: false\n      bfdProfile: fast", 1), "spec.loadBalancer.bgp.bfdProfile"},
+		{"an externalDns hostname with an underscore", validHorizon + "  globalDiscovery:\n    region: us-east\n    externalDns:\n      hostname: bad_host.example.com\n", "spec.globalDiscovery.externalDns.hostname"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := applyYAML(context.Background(), ns, tc.doc)
+			if err == nil {
+				t.Fatalf("the apiserver accepted %s", tc.name)
+			}
+			if !apierrors.IsInvalid(err) {
+				t.Fatalf("want an Invalid error, got %v", err)
+			}
+			if !strings.Contains(err.Error(), tc.field) {
+				t.Fatalf("the error does not name %s: %v", tc.field, err)
+			}
+		})
+	}
+}

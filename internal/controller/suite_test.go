@@ -1,0 +1,113 @@
+package controller_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"sync"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"testing"
+
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/stellar-operator/stellar-operator/internal/controller"
+	"github.com/stellar-operator/stellar-operator/internal/controlplane"
+	"github.com/stellar-operator/stellar-operator/internal/operator"
+)
+
+// suite is the one control plane and operator shared by every test of this package.
+type suite struct {
+	// k8s is an uncounted client for the tests' own reads and writes.
+	k8s client.Client
+	// operatorWrites counts the write requests the operator's manager sends.
+	operatorWrites *atomic.Int64
+	// logs holds everything the operator logged.
+	logs *syncBuffer
+	// reconciler is a second reconciler on the counted transport, for direct Reconcile calls.
+	reconciler *controller.Reconciler
+}
+
+var env suite
+
+const testOperatorImage = "example.org/stellar-operator:test"
+
+func TestMain(m *testing.M) {
+	// The operator's logs go to a buffer that tests scan for leaked secrets; set
+	// STELLAR_TEST_LOGS=1 to also see them.
+	env.logs = &syncBuffer{}
+	var logOut io.Writer = env.logs
+	if os.Getenv("STELLAR_TEST_LOGS") != "" {
+		logOut = io.MultiWriter(env.logs, os.Stderr)
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(logOut), zap.UseDevMode(true)))
+	os.Exit(controlplane.RunTests(m, controlplane.Options{}, func(cp *controlplane.ControlPlane) (func(), error) {
+		scheme, err := operator.NewScheme()
+		if err != nil {
+			return nil, err
+		}
+		env.k8s, err = client.New(cp.Config, client.Options{Scheme: scheme})
+		if err != nil {
+			return nil, err
+		}
+		env.operatorWrites = &atomic.Int64{}
+		counted := rest.CopyConfig(cp.Config)
+		counted.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+			return countWrites{next: rt, writes: env.operatorWrites}
+		}
+		mgr, err := operator.NewManager(counted, operator.Config{
+			Controller:  controller.Options{OperatorImage: testOperatorImage},
+			MetricsAddr: "0",
+			ProbeAddr:   "0",
+		})
+		if err != nil {
+			return nil, err
+		}
+		env.reconciler = &controller.Reconciler{
+			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
+			Recorder: mgr.GetEventRecorder("stellar-operator-test"),
+			Options:  controller.Options{OperatorImage: testOperatorImage},
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- mgr.Start(ctx) }()
+		return func() { cancel(); <-done }, nil
+	}))
+}
+
+// countWrites counts every request that is not a read.
+type countWrites struct {
+	next   http.RoundTripper
+	writes *atomic.Int64
+}
+
+func (c countWrites) RoundTrip(req *http.Request) (*http.Response, error) {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+	default:
+		c.writes.Add(1)
+	}
+	return c.next.RoundTrip(req)
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
