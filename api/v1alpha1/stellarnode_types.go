@@ -188,6 +188,13 @@ type ValidatorSpec struct {
 	// +optional
 	QuorumSet *QuorumSetSpec `json:"quorumSet,omitempty"`
 
+	// quality of this validator's own organisation (homeDomain) when the quorum set does not list
+	// it; stellar-core needs one for every validator, itself included. LOW suits a new organisation:
+	// HIGH and CRITICAL need three validators that publish history.
+	// +optional
+	// +kubebuilder:default=LOW
+	Quality Quality `json:"quality,omitempty"`
+
 	// catchupMode: Minimal (default, start from the latest checkpoint), Recent (replay catchupRecent ledgers)
 	// or Complete (replay all history; takes weeks on Mainnet).
 	// +optional

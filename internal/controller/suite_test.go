@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"sync"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 

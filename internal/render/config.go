@@ -68,6 +68,7 @@ func coreConfig(node *stellarv1.StellarNode, network stellar.Network) stellar.Co
 		NodeHomeDomain:    v.HomeDomain,
 		Quorum:            network.Quorum,
 	}
+	cfg.Quorum = withOwnOrganisation(network.Quorum, v)
 	switch v.CatchupMode {
 	case stellarv1.CatchupComplete:
 		cfg.CatchupComplete = true
@@ -95,4 +96,21 @@ func quorumField(node *stellarv1.StellarNode) string {
 
 func objectMeta(node *stellarv1.StellarNode, name, component string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: name, Namespace: node.Namespace, Labels: NodeLabels(node, component)}
+}
+
+// withOwnOrganisation gives the validator's own home domain a quality when the quorum set has none
+// for it: core adds the node itself to its quorum set and refuses to start without one.
+func withOwnOrganisation(q stellar.QuorumSet, v *stellarv1.ValidatorSpec) stellar.QuorumSet {
+	for _, d := range q.HomeDomains {
+		if d.Domain == v.HomeDomain {
+			return q
+		}
+	}
+	quality := stellar.Quality(v.Quality)
+	if quality == "" {
+		quality = stellar.QualityLow
+	}
+	out := q
+	out.HomeDomains = append(append([]stellar.HomeDomain(nil), q.HomeDomains...), stellar.HomeDomain{Domain: v.HomeDomain, Quality: quality})
+	return out
 }
