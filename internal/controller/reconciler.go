@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -97,6 +98,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 
 	s := &scope{node: node, before: node.Status.DeepCopy(), facts: render.Facts{OperatorImage: r.Options.OperatorImage}}
 	defer func() {
+		// A panic must not be reported as a successful pass: turn it into an error.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("reconcile panicked: %v", p)
+			log.Error(err, "Recovered from a panic", "node", klog.KObj(node), "stack", string(debug.Stack()))
+		}
 		setStatus(s, err)
 		if statusErr := r.writeStatus(ctx, s); statusErr != nil {
 			err = errors.Join(err, statusErr)

@@ -27,9 +27,9 @@ func PostgresURL(node *stellarv1.StellarNode, password string) string {
 }
 
 func postgresStatefulSet(node *stellarv1.StellarNode) *appsv1.StatefulSet {
-	spec := node.Spec.Horizon.Database
-	if spec == nil {
-		spec = &stellarv1.ManagedDatabaseSpec{}
+	spec := &stellarv1.ManagedDatabaseSpec{}
+	if h := node.Spec.Horizon; h != nil && h.Database != nil {
+		spec = h.Database
 	}
 	image := defaultString(spec.Image, ImagePostgres)
 	size := resource.MustParse("100Gi")

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stellar-operator/stellar-operator/internal/controlplane"
+)
+
+// The README's quick start: `make run` with no cluster configured starts the embedded control
+// plane, runs the operator, applies examples/ and prints what it created, leaving a kubeconfig.
+func TestQuickStartLocalClusterAppliesTheExamples(t *testing.T) {
+	if _, err := controlplane.AssetsDir(); errors.Is(err, controlplane.ErrNoBinaries) && os.Getenv("CI") != "true" {
+		t.Skip(err)
+	}
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	err := run(ctx, []string{"local", "--once", "--examples", "../../examples", "--kubeconfig-out", kubeconfig,
+		"--operator-image", "stellar-operator:test", "--zap-log-level", "error"}, &out, &out)
+	if err != nil {
+		t.Fatalf("local: %v\n%s", err, out.String())
+	}
+	summary := out.String()
+	t.Log(summary)
+	for _, want := range []string{
+		"Control plane up at", "Applied StellarNode default/horizon-anycast", "Applied StellarNode default/horizon-l2",
+		"StatefulSet/validator-testnet", "Secret/validator-testnet-seed", "ConfigMap/validator-testnet-config",
+		"Deployment/horizon-l2", "StatefulSet/horizon-l2-postgres", "StatefulSet/soroban-rpc-testnet",
+		"stellar/stellar-horizon:21.0.0", "kubectl --kubeconfig " + kubeconfig,
+	} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("the summary lacks %q", want)
+		}
+	}
+	data, err := os.ReadFile(kubeconfig)
+	if err != nil || !bytes.Contains(data, []byte("certificate-authority-data")) {
+		t.Errorf("no usable kubeconfig was left: %v", err)
+	}
+}
+
+func TestUnknownCommandIsAnError(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"frobnicate"}, &out, &out); err == nil || !strings.Contains(out.String(), "Usage") {
+		t.Fatalf("err=%v out=%s", err, out.String())
+	}
+}
