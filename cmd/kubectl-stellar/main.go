@@ -16,6 +16,7 @@ import (
 
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
 	"github.com/stellar-operator/stellar-operator/internal/render"
+	"github.com/stellar-operator/stellar-operator/internal/validate"
 )
 
 const usage = `Usage: kubectl-stellar render|lint -f FILE [--operator-image IMAGE]
@@ -56,7 +57,7 @@ func run(args []string, stdout io.Writer) (int, error) {
 			for _, p := range result.Problems {
 				fmt.Fprintf(stdout, "%s/%s: %s %s: %s: %s\n", node.Namespace, node.Name, p.Severity, p.Reason, p.Field, p.Message)
 			}
-			if render.HasErrors(result.Problems) {
+			if validate.HasErrors(result.Problems) {
 				code = 1
 			}
 			continue

@@ -22,6 +22,7 @@ import (
 
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
 	"github.com/stellar-operator/stellar-operator/internal/render"
+	"github.com/stellar-operator/stellar-operator/internal/validate"
 )
 
 // Finalizer lets the operator remove what owner references cannot reach (cross-namespace MetalLB
@@ -73,7 +74,7 @@ type scope struct {
 	node      *stellarv1.StellarNode
 	before    *stellarv1.StellarNodeStatus
 	facts     render.Facts
-	problems  []render.Problem
+	problems  []validate.Problem
 	publicKey string
 	wrote     int
 }
@@ -115,7 +116,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}
 	desired := render.Desired(node, s.facts)
 	s.problems = append(s.problems, desired.Problems...)
-	if render.HasErrors(s.problems) {
+	if validate.HasErrors(s.problems) {
 		// The user must fix the spec or create what it references: retrying changes nothing.
 		log.Info("Not applying: the node has problems", "node", klog.KObj(node), "problems", len(s.problems))
 		return ctrl.Result{RequeueAfter: requeue}, nil

@@ -15,6 +15,7 @@ import (
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
 	"github.com/stellar-operator/stellar-operator/internal/render"
 	"github.com/stellar-operator/stellar-operator/internal/stellar"
+	"github.com/stellar-operator/stellar-operator/internal/validate"
 )
 
 // AnnotationPublicKey is set on a generated seed Secret so a human can tell which validator it is
@@ -61,7 +62,7 @@ func (r *Reconciler) resolveSeed(ctx context.Context, s *scope) (time.Duration, 
 	}
 	address, err := stellar.AddressFromSeed(string(value))
 	if err != nil {
-		s.problems = append(s.problems, render.Problem{Field: field, Reason: stellarv1.ReasonInvalidSeed, Severity: render.SeverityError,
+		s.problems = append(s.problems, validate.Problem{Field: field, Reason: stellarv1.ReasonInvalidSeed, Severity: validate.SeverityError,
 			Message: fmt.Sprintf("key %q of Secret %s is not a valid Stellar secret seed", ref.Key, ref.Name)})
 		return 0, nil
 	}
@@ -120,18 +121,18 @@ func (r *Reconciler) ensureGenerated(ctx context.Context, node *stellarv1.Stella
 }
 
 // secretValue reads one key of a Secret. Its value never leaves this function's caller.
-func (r *Reconciler) secretValue(ctx context.Context, namespace string, ref render.SecretRef, field string) ([]byte, *render.Problem, error) {
+func (r *Reconciler) secretValue(ctx context.Context, namespace string, ref render.SecretRef, field string) ([]byte, *validate.Problem, error) {
 	secret := &corev1.Secret{}
 	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, secret); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, &render.Problem{Field: field, Reason: stellarv1.ReasonSecretMissing, Severity: render.SeverityError,
+			return nil, &validate.Problem{Field: field, Reason: stellarv1.ReasonSecretMissing, Severity: validate.SeverityError,
 				Message: fmt.Sprintf("Secret %s/%s does not exist", namespace, ref.Name)}, nil
 		}
 		return nil, nil, fmt.Errorf("reading Secret %s: %w", ref.Name, err)
 	}
 	value, ok := secret.Data[ref.Key]
 	if !ok || len(value) == 0 {
-		return nil, &render.Problem{Field: field, Reason: stellarv1.ReasonSecretKeyMissing, Severity: render.SeverityError,
+		return nil, &validate.Problem{Field: field, Reason: stellarv1.ReasonSecretKeyMissing, Severity: validate.SeverityError,
 			Message: fmt.Sprintf("Secret %s/%s has no key %q", namespace, ref.Name, ref.Key)}, nil
 	}
 	return value, nil, nil

@@ -10,6 +10,7 @@ import (
 
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
 	"github.com/stellar-operator/stellar-operator/internal/render"
+	"github.com/stellar-operator/stellar-operator/internal/validate"
 )
 
 // workloadState is what the conditions are computed from.
@@ -19,13 +20,13 @@ type workloadState struct {
 
 // conditions computes Ready, Progressing and Degraded from a pass's outcome. Pure, so every
 // combination is table-tested.
-func conditions(generation int64, w workloadState, problems []render.Problem) []metav1.Condition {
+func conditions(generation int64, w workloadState, problems []validate.Problem) []metav1.Condition {
 	cond := func(t string, status metav1.ConditionStatus, reason, msg string) metav1.Condition {
 		return metav1.Condition{Type: t, Status: status, Reason: reason, Message: msg, ObservedGeneration: generation}
 	}
-	var errs, warns []render.Problem
+	var errs, warns []validate.Problem
 	for _, p := range problems {
-		if p.Severity == render.SeverityError {
+		if p.Severity == validate.SeverityError {
 			errs = append(errs, p)
 		} else {
 			warns = append(warns, p)
@@ -58,7 +59,7 @@ func conditions(generation int64, w workloadState, problems []render.Problem) []
 	return []metav1.Condition{ready, progressing, degraded}
 }
 
-func problemMessage(problems []render.Problem) string {
+func problemMessage(problems []validate.Problem) string {
 	parts := make([]string, 0, len(problems))
 	for _, p := range problems {
 		parts = append(parts, p.String())

@@ -6,6 +6,7 @@ import (
 
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
 	"github.com/stellar-operator/stellar-operator/internal/stellar"
+	"github.com/stellar-operator/stellar-operator/internal/validate"
 )
 
 // Paths inside the pods.
@@ -23,7 +24,7 @@ const (
 
 // configMap renders the node's Stellar configuration. A validator's seed is never part of it: the
 // pod prepends NODE_SEED from the Secret into a memory-backed volume at start.
-func configMap(node *stellarv1.StellarNode, network stellar.Network) (*corev1.ConfigMap, []Problem) {
+func configMap(node *stellarv1.StellarNode, network stellar.Network) (*corev1.ConfigMap, []validate.Problem) {
 	var (
 		key  string
 		data []byte
@@ -43,7 +44,7 @@ func configMap(node *stellarv1.StellarNode, network stellar.Network) (*corev1.Co
 		})
 	}
 	if err != nil {
-		return nil, []Problem{{Field: quorumField(node), Reason: stellarv1.ReasonInvalidQuorumSet, Severity: SeverityError,
+		return nil, []validate.Problem{{Field: quorumField(node), Reason: stellarv1.ReasonInvalidQuorumSet, Severity: validate.SeverityError,
 			Message: "the Stellar configuration cannot be rendered: " + err.Error()}}
 	}
 	return &corev1.ConfigMap{

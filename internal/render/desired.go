@@ -4,6 +4,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
+	"github.com/stellar-operator/stellar-operator/internal/validate"
 )
 
 // Desired is every object the node wants in its cluster, and every problem that stops part of it.
@@ -12,7 +13,7 @@ import (
 func Desired(node *stellarv1.StellarNode, facts Facts) Result {
 	network, problem := ResolveNetwork(node)
 	if problem != nil {
-		return Result{Problems: []Problem{*problem}}
+		return Result{Problems: []validate.Problem{*problem}}
 	}
 	cm, problems := configMap(node, network)
 	if cm == nil {

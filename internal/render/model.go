@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
+	"github.com/stellar-operator/stellar-operator/internal/validate"
 )
 
 // Labels the operator puts on everything it creates. The node labels let the controller find its
@@ -54,26 +55,6 @@ const (
 	ImagePostgres = "postgres:17"
 )
 
-// Severity says whether a Problem stops the node from being applied.
-type Severity string
-
-const (
-	// SeverityError means the spec cannot be realised as written: nothing for that concern is applied.
-	SeverityError Severity = "Error"
-	// SeverityWarning means the spec is realised but part of it cannot take effect or is risky.
-	SeverityWarning Severity = "Warning"
-)
-
-// Problem is one thing wrong with a spec in its cluster, named by field path.
-type Problem struct {
-	Field    string
-	Reason   string
-	Message  string
-	Severity Severity
-}
-
-func (p Problem) String() string { return p.Field + ": " + p.Message }
-
 // Facts are what the controller observed in the cluster and configuration that is not in the spec.
 type Facts struct {
 	// OperatorImage runs the health sidecar (`stellar-operator health`).
@@ -93,17 +74,7 @@ type SecretRef struct {
 // Result is everything a node wants: objects to apply and problems to report.
 type Result struct {
 	Objects  []client.Object
-	Problems []Problem
-}
-
-// HasErrors reports whether any problem blocks applying.
-func HasErrors(problems []Problem) bool {
-	for _, p := range problems {
-		if p.Severity == SeverityError {
-			return true
-		}
-	}
-	return false
+	Problems []validate.Problem
 }
 
 // SelectorLabels select the pods of a node's main workload.

@@ -3,16 +3,17 @@ package render
 import (
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
 	"github.com/stellar-operator/stellar-operator/internal/stellar"
+	"github.com/stellar-operator/stellar-operator/internal/validate"
 )
 
 // ResolveNetwork is the node's network with its quorum set: a known network's defaults, or the
 // custom network's, with the validator's own quorum set overriding either.
-func ResolveNetwork(node *stellarv1.StellarNode) (stellar.Network, *Problem) {
+func ResolveNetwork(node *stellarv1.StellarNode) (stellar.Network, *validate.Problem) {
 	var network stellar.Network
 	if node.Spec.Network == stellarv1.NetworkCustom {
 		custom := node.Spec.CustomNetwork
 		if custom == nil {
-			return network, &Problem{Field: "spec.customNetwork", Reason: stellarv1.ReasonInvalidSpec, Severity: SeverityError,
+			return network, &validate.Problem{Field: "spec.customNetwork", Reason: stellarv1.ReasonInvalidSpec, Severity: validate.SeverityError,
 				Message: "customNetwork is required when network is Custom"}
 		}
 		network = stellar.Network{
@@ -26,7 +27,7 @@ func ResolveNetwork(node *stellarv1.StellarNode) (stellar.Network, *Problem) {
 	} else {
 		known, ok := stellar.LookupNetwork(string(node.Spec.Network))
 		if !ok {
-			return network, &Problem{Field: "spec.network", Reason: stellarv1.ReasonInvalidSpec, Severity: SeverityError,
+			return network, &validate.Problem{Field: "spec.network", Reason: stellarv1.ReasonInvalidSpec, Severity: validate.SeverityError,
 				Message: "unknown network " + string(node.Spec.Network)}
 		}
 		network = known

@@ -11,6 +11,7 @@ import (
 
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
 	"github.com/stellar-operator/stellar-operator/internal/render"
+	"github.com/stellar-operator/stellar-operator/internal/validate"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -48,7 +49,7 @@ func TestExamplesRenderToGoldenObjects(t *testing.T) {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			node := readExample(t, file)
 			result := render.Desired(node, testFacts(node))
-			if render.HasErrors(result.Problems) {
+			if validate.HasErrors(result.Problems) {
 				t.Fatalf("problems: %v", result.Problems)
 			}
 			compareGolden(t, filepath.Join("testdata", filepath.Base(file)), result.Objects)
