@@ -24,4 +24,18 @@ const (
 	ReasonSecretKeyMissing = "SecretKeyMissing"
 	ReasonInvalidSeed      = "InvalidSeed"
 	ReasonReconcileError   = "ReconcileError"
+
+	// Load balancer reasons.
+	ReasonMetalLBNotInstalled      = "MetalLBNotInstalled"
+	ReasonUnsupportedByMetalLB     = "UnsupportedByMetalLBMode"
+	ReasonPeerConflict             = "PeerConflict"
+	ReasonIPConflict               = "IPConflict"
+	ReasonPoolMismatch             = "LoadBalancerIPOutsidePool"
+	ReasonPoolMissing              = "AddressPoolMissing"
+	ReasonLocalPrefOverEBGP        = "LocalPrefOverEBGP"
+	ReasonNoHealthDrivenWithdrawal = "NoHealthDrivenWithdrawal"
+	ReasonEBGPMultiHopOnIBGP       = "EBGPMultiHopOnIBGP"
+	ReasonAggregationTooShort      = "AggregationShorterThanPool"
+	ReasonInvalidBGP               = "InvalidBGPConfig"
+	ReasonMetalLBConfigInvalid     = "MetalLBConfigInvalid"
 )

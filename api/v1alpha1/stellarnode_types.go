@@ -415,6 +415,7 @@ type LoadBalancerSpec struct {
 }
 
 // BGPSpec is the BGP side of a BGP-mode load balancer.
+// +kubebuilder:validation:XValidation:rule="!has(self.peers) || self.peers.all(p, !(has(p.ebgpMultiHop) && p.ebgpMultiHop && p.asn == self.localASN))",fieldPath=".peers",message="ebgpMultiHop is only for eBGP peers: a peer whose asn equals localASN is iBGP"
 // +kubebuilder:validation:XValidation:rule="!has(self.bfdProfile) || !has(self.bfdEnabled) || self.bfdEnabled",fieldPath=".bfdProfile",message="bfdProfile needs bfdEnabled: true"
 type BGPSpec struct {
 	// localASN is the operator-side ASN (MetalLB myASN).

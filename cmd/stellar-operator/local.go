@@ -68,7 +68,13 @@ func serveLocal(ctx context.Context, f *operatorFlags, l localFlags, stdout io.W
 		f.cfg.ProbeAddr = "0"
 	}
 	fmt.Fprintln(stdout, "Starting kube-apiserver and etcd...")
-	cp, err := controlplane.Start(controlplane.Options{})
+	opts := controlplane.Options{}
+	if crds, err := controlplane.MetalLBCRDs(); err != nil {
+		fmt.Fprintf(stdout, "MetalLB's CRDs are not installed (%v): load balancers will report MetalLBNotInstalled.\n", err)
+	} else {
+		opts.ExtraCRDs = crds
+	}
+	cp, err := controlplane.Start(opts)
 	if err != nil {
 		return err
 	}
@@ -87,6 +93,18 @@ func serveLocal(ctx context.Context, f *operatorFlags, l localFlags, stdout io.W
 	if err := os.WriteFile(l.kubeconfigOut, kubeconfig, 0o600); err != nil {
 		return err
 	}
+	scheme, err := operator.NewScheme()
+	if err != nil {
+		return err
+	}
+	c, err := client.New(cp.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	// MetalLB's namespace, as its Helm chart would have made it.
+	if err := ensureNamespace(ctx, c, f.cfg.Controller.MetalLBNamespace); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "Control plane up at %s; kubeconfig written to %s\n", cp.Config.Host, l.kubeconfigOut)
 
 	mgr, err := operator.NewManager(cp.Config, f.cfg)
@@ -98,10 +116,6 @@ func serveLocal(ctx context.Context, f *operatorFlags, l localFlags, stdout io.W
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(mgrCtx) }()
 
-	c, err := client.New(cp.Config, client.Options{Scheme: mgr.GetScheme()})
-	if err != nil {
-		return err
-	}
 	var nodes []client.ObjectKey
 	if l.examples != "" {
 		if nodes, err = applyManifests(ctx, c, l.examples, stdout); err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/stellar-operator/stellar-operator/internal/health"
 	"github.com/stellar-operator/stellar-operator/internal/operator"
+	"github.com/stellar-operator/stellar-operator/internal/render"
 )
 
 const usage = `Usage: stellar-operator <command> [flags]
@@ -79,6 +80,15 @@ func (f *operatorFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.cfg.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (0 disables them)")
 	fs.BoolVar(&f.cfg.LeaderElection, "leader-elect", false, "elect a leader so several replicas can run")
 	fs.StringVar(&f.cfg.LeaderElectionNS, "leader-election-namespace", "", "namespace of the leader election lease")
+	fs.StringVar(&f.cfg.Controller.MetalLBNamespace, "metallb-namespace", "metallb-system", "namespace MetalLB watches; its objects are written there")
+	fs.Func("metallb-bgp-mode", "MetalLB's BGP implementation: native, frr or frr-k8s (default frr-k8s, the Helm chart's); fields a mode cannot take are left out and reported", func(v string) error {
+		switch render.BGPMode(v) {
+		case render.BGPModeNative, render.BGPModeFRR, render.BGPModeFRRK8s:
+			f.cfg.Controller.BGPMode = render.BGPMode(v)
+			return nil
+		}
+		return fmt.Errorf("unknown BGP mode %q: want native, frr or frr-k8s", v)
+	})
 	f.zap.BindFlags(fs)
 }
 

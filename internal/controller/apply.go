@@ -20,6 +20,9 @@ const FieldOwner = "stellar-operator"
 type applier struct {
 	client client.Client
 	scheme *runtime.Scheme
+	// readerFor is where the current state of an object is read: the cache for watched kinds,
+	// the API for the rest (a cached Get would start an informer for every object of the kind).
+	readerFor func(client.Object) client.Reader
 }
 
 // apply applies obj unless every field it sets already holds the same value in the cache.
@@ -49,7 +52,7 @@ func (a applier) current(ctx context.Context, obj client.Object) (map[string]any
 	if !ok {
 		return nil, fmt.Errorf("%T is not a client.Object", obj)
 	}
-	if err := a.client.Get(ctx, client.ObjectKeyFromObject(obj), existing); err != nil {
+	if err := a.readerFor(obj).Get(ctx, client.ObjectKeyFromObject(obj), existing); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}

@@ -13,6 +13,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
+	metallbv1beta1 "go.universe.tf/metallb/api/v1beta1"
+
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
 	"github.com/stellar-operator/stellar-operator/internal/render"
 )
@@ -39,8 +41,23 @@ func (r *Reconciler) prune(ctx context.Context, s *scope, desired []client.Objec
 	for _, obj := range desired {
 		want[objectID(obj)] = true
 	}
+	type listIn struct {
+		list      client.ObjectList
+		namespace string
+		reader    client.Reader
+	}
+	var lists []listIn
 	for _, list := range prunableLists() {
-		if err := r.Client.List(ctx, list, client.InNamespace(s.node.Namespace), ownedBy(s.node)); err != nil {
+		lists = append(lists, listIn{list, s.node.Namespace, r.Client})
+	}
+	if s.facts.MetalLB.Installed {
+		for _, list := range perNodeMetalLBLists() {
+			lists = append(lists, listIn{list, s.facts.MetalLB.Namespace, r.metallbReader()})
+		}
+	}
+	for _, l := range lists {
+		list := l.list
+		if err := l.reader.List(ctx, list, client.InNamespace(l.namespace), ownedBy(s.node)); err != nil {
 			return fmt.Errorf("listing leftovers: %w", err)
 		}
 		items, err := meta.ExtractList(list)
@@ -70,6 +87,9 @@ func (r *Reconciler) finalize(ctx context.Context, node *stellarv1.StellarNode) 
 		return nil
 	}
 	log := logf.FromContext(ctx)
+	if err := r.finalizeMetalLB(ctx, node); err != nil {
+		return err
+	}
 	if !render.RetainsData(node) {
 		log.Info("Deleting data volumes and generated Secrets (retentionPolicy Delete)", "node", klog.KObj(node))
 		for _, obj := range []client.Object{&corev1.PersistentVolumeClaim{}, &corev1.Secret{}} {
@@ -84,6 +104,27 @@ func (r *Reconciler) finalize(ctx context.Context, node *stellarv1.StellarNode) 
 		return fmt.Errorf("removing finalizer: %w", err)
 	}
 	return nil
+}
+
+// finalizeMetalLB deletes the node's own MetalLB objects, then the shared ones no other node wants.
+func (r *Reconciler) finalizeMetalLB(ctx context.Context, node *stellarv1.StellarNode) error {
+	installed, err := r.metallbInstalled("IPAddressPool", "v1beta1")
+	if err != nil || !installed {
+		return err
+	}
+	ns := r.Options.MetalLBNamespace
+	for _, obj := range []client.Object{&metallbv1beta1.BGPAdvertisement{}, &metallbv1beta1.L2Advertisement{}} {
+		if err := r.Client.DeleteAllOf(ctx, obj, client.InNamespace(ns), ownedBy(node)); err != nil {
+			return fmt.Errorf("deleting MetalLB objects of %s: %w", node.Name, err)
+		}
+	}
+	facts := render.MetalLBFacts{Installed: true, Namespace: ns, Mode: r.Options.BGPMode}
+	scope := &scope{node: node, facts: render.Facts{MetalLB: facts}}
+	if err := r.observeForeign(ctx, scope); err != nil {
+		return err
+	}
+	_, err = r.collectShared(ctx, scope.facts.MetalLB)
+	return err
 }
 
 func objectID(obj client.Object) string {

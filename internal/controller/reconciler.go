@@ -18,9 +18,14 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
+	metallbv1beta1 "go.universe.tf/metallb/api/v1beta1"
+	metallbv1beta2 "go.universe.tf/metallb/api/v1beta2"
+
 	"github.com/stellar-operator/stellar-operator/internal/render"
 	"github.com/stellar-operator/stellar-operator/internal/validate"
 )
@@ -37,6 +42,10 @@ const retryMissingSecret = 30 * time.Second
 type Options struct {
 	// OperatorImage runs the health sidecar.
 	OperatorImage string
+	// MetalLBNamespace is where MetalLB watches its objects.
+	MetalLBNamespace string
+	// BGPMode is MetalLB's BGP implementation; it decides which BGP fields can take effect.
+	BGPMode render.BGPMode
 }
 
 // Reconciler reconciles StellarNode objects.
@@ -47,6 +56,9 @@ type Reconciler struct {
 	Scheme    *runtime.Scheme
 	Recorder  recorder.EventRecorder
 	Options   Options
+
+	// watchesMetalLB is set when MetalLB's CRDs existed at start and its objects are cached.
+	watchesMetalLB bool
 }
 
 // +kubebuilder:rbac:groups=stellar.org,resources=stellarnodes,verbs=get;list;watch;update;patch
@@ -57,16 +69,58 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// SetupWithManager registers the controller and what it watches.
+// SetupWithManager registers the controller and what it watches. MetalLB's objects are watched
+// when its CRDs exist at start; otherwise nodes with a load balancer look again every 30 s.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&stellarv1.StellarNode{}).
 		Owns(&corev1.ConfigMap{}).
 		Owns(&corev1.Service{}).
 		Owns(&appsv1.StatefulSet{}).
 		Owns(&appsv1.Deployment{}).
-		Named("stellarnode").
-		Complete(r)
+		// A node's shared MetalLB objects depend on its siblings: wake them when one changes.
+		Watches(&stellarv1.StellarNode{}, handler.EnqueueRequestsFromMapFunc(r.loadBalancedNodes)).
+		Named("stellarnode")
+	installed, err := r.metallbInstalled("IPAddressPool", "v1beta1")
+	if err != nil {
+		return err
+	}
+	if installed {
+		r.watchesMetalLB = true
+		for _, obj := range []client.Object{&metallbv1beta1.IPAddressPool{}, &metallbv1beta1.BGPAdvertisement{},
+			&metallbv1beta1.L2Advertisement{}, &metallbv1beta1.BFDProfile{}, &metallbv1beta2.BGPPeer{}} {
+			b = b.Watches(obj, handler.EnqueueRequestsFromMapFunc(r.nodesOfMetalLBObject))
+		}
+		if ok, err := r.metallbInstalled("ServiceBGPStatus", "v1beta1"); err == nil && ok {
+			b = b.Watches(&metallbv1beta1.ServiceBGPStatus{}, handler.EnqueueRequestsFromMapFunc(r.nodesOfMetalLBObject))
+		}
+	}
+	return b.Complete(r)
+}
+
+// nodesOfMetalLBObject maps a MetalLB object to its node (per-node objects) or to every
+// load-balanced node (shared and foreign objects: pools, peers and profiles affect several).
+func (r *Reconciler) nodesOfMetalLBObject(ctx context.Context, obj client.Object) []reconcile.Request {
+	labels := obj.GetLabels()
+	if name, ns := labels[render.LabelNode], labels[render.LabelNodeNamespace]; name != "" && ns != "" {
+		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: ns, Name: name}}}
+	}
+	return r.loadBalancedNodes(ctx, obj)
+}
+
+// loadBalancedNodes lists every node with a load balancer.
+func (r *Reconciler) loadBalancedNodes(ctx context.Context, _ client.Object) []reconcile.Request {
+	list := &stellarv1.StellarNodeList{}
+	if err := r.Client.List(ctx, list); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range list.Items {
+		if render.LBEnabled(&list.Items[i]) {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return out
 }
 
 // scope is one reconcile pass: the node, what was observed, and what the pass found.
@@ -77,6 +131,7 @@ type scope struct {
 	problems  []validate.Problem
 	publicKey string
 	wrote     int
+	requeue   time.Duration
 }
 
 // Reconcile brings one StellarNode's objects in line with its spec.
@@ -110,16 +165,22 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 	}()
 
-	requeue, err := r.resolveSecrets(ctx, s)
-	if err != nil {
+	if s.requeue, err = r.resolveSecrets(ctx, s); err != nil {
 		return ctrl.Result{}, err
+	}
+	if err := r.observeMetalLB(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	}
+	if render.LBEnabled(node) && !s.facts.MetalLB.Installed {
+		// Not watched until installed: look again so the node converges once the CRDs appear.
+		s.requeue = retryMissingSecret
 	}
 	desired := render.Desired(node, s.facts)
 	s.problems = append(s.problems, desired.Problems...)
 	if validate.HasErrors(s.problems) {
 		// The user must fix the spec or create what it references: retrying changes nothing.
 		log.Info("Not applying: the node has problems", "node", klog.KObj(node), "problems", len(s.problems))
-		return ctrl.Result{RequeueAfter: requeue}, nil
+		return ctrl.Result{RequeueAfter: s.requeue}, nil
 	}
 	if err := r.applyAll(ctx, s, desired.Objects); err != nil {
 		return ctrl.Result{}, err
@@ -127,15 +188,28 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err := r.prune(ctx, s, desired.Objects); err != nil {
 		return ctrl.Result{}, err
 	}
+	deleted, err := r.collectShared(ctx, s.facts.MetalLB)
+	s.wrote += deleted
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	if err := r.observeWorkload(ctx, s); err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{RequeueAfter: requeue}, nil
+	if err := r.observeLoadBalancer(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: s.requeue}, nil
 }
 
 func (r *Reconciler) applyAll(ctx context.Context, s *scope, objects []client.Object) error {
-	a := applier{client: r.Client, scheme: r.Scheme}
+	a := applier{client: r.Client, scheme: r.Scheme, readerFor: r.readerFor}
 	for _, obj := range objects {
+		if peer, ok := obj.(*metallbv1beta2.BGPPeer); ok {
+			if err := r.recreateOnImmutableChange(ctx, s, peer); err != nil {
+				return err
+			}
+		}
 		wrote, err := a.apply(ctx, obj)
 		if err != nil {
 			return err
@@ -145,6 +219,36 @@ func (r *Reconciler) applyAll(ctx context.Context, s *scope, objects []client.Ob
 			ctrl.LoggerFrom(ctx).V(1).Info("Applied object", "kind", obj.GetObjectKind().GroupVersionKind().Kind, "object", klog.KObj(obj))
 		}
 	}
+	return nil
+}
+
+// readerFor reads Secrets and unwatched MetalLB kinds from the API, everything else from the cache.
+func (r *Reconciler) readerFor(obj client.Object) client.Reader {
+	switch obj.(type) {
+	case *corev1.Secret:
+		return r.APIReader
+	case *metallbv1beta1.IPAddressPool, *metallbv1beta1.BGPAdvertisement, *metallbv1beta1.L2Advertisement,
+		*metallbv1beta1.BFDProfile, *metallbv1beta2.BGPPeer:
+		return r.metallbReader()
+	}
+	return r.Client
+}
+
+// recreateOnImmutableChange deletes our BGPPeer when its enableGracefulRestart must change:
+// MetalLB makes the field immutable, so the session is rebuilt (it flaps once).
+func (r *Reconciler) recreateOnImmutableChange(ctx context.Context, s *scope, peer *metallbv1beta2.BGPPeer) error {
+	current := &metallbv1beta2.BGPPeer{}
+	if err := r.metallbReader().Get(ctx, client.ObjectKeyFromObject(peer), current); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if !ours(current) || current.Spec.EnableGracefulRestart == peer.Spec.EnableGracefulRestart {
+		return nil
+	}
+	ctrl.LoggerFrom(ctx).Info("Recreating BGPPeer: enableGracefulRestart is immutable", "peer", klog.KObj(peer))
+	if err := r.Client.Delete(ctx, current); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting BGPPeer %s to change enableGracefulRestart: %w", peer.Name, err)
+	}
+	s.wrote++
 	return nil
 }
 

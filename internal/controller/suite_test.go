@@ -3,6 +3,7 @@ package controller_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -18,6 +21,7 @@ import (
 	"github.com/stellar-operator/stellar-operator/internal/controller"
 	"github.com/stellar-operator/stellar-operator/internal/controlplane"
 	"github.com/stellar-operator/stellar-operator/internal/operator"
+	"github.com/stellar-operator/stellar-operator/internal/render"
 )
 
 // suite is the one control plane and operator shared by every test of this package.
@@ -34,7 +38,10 @@ type suite struct {
 
 var env suite
 
-const testOperatorImage = "example.org/stellar-operator:test"
+const (
+	testOperatorImage = "example.org/stellar-operator:test"
+	metallbNamespace  = "metallb-system"
+)
 
 func TestMain(m *testing.M) {
 	// The operator's logs go to a buffer that tests scan for leaked secrets; set
@@ -45,7 +52,12 @@ func TestMain(m *testing.M) {
 		logOut = io.MultiWriter(env.logs, os.Stderr)
 	}
 	ctrl.SetLogger(zap.New(zap.WriteTo(logOut), zap.UseDevMode(true)))
-	os.Exit(controlplane.RunTests(m, controlplane.Options{}, func(cp *controlplane.ControlPlane) (func(), error) {
+	metallbCRDs, err := controlplane.MetalLBCRDs()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: MetalLB's CRDs:", err)
+		os.Exit(1)
+	}
+	os.Exit(controlplane.RunTests(m, controlplane.Options{ExtraCRDs: metallbCRDs}, func(cp *controlplane.ControlPlane) (func(), error) {
 		scheme, err := operator.NewScheme()
 		if err != nil {
 			return nil, err
@@ -54,13 +66,16 @@ func TestMain(m *testing.M) {
 		if err != nil {
 			return nil, err
 		}
+		if err := env.k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: metallbNamespace}}); err != nil {
+			return nil, err
+		}
 		env.operatorWrites = &atomic.Int64{}
 		counted := rest.CopyConfig(cp.Config)
 		counted.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
 			return countWrites{next: rt, writes: env.operatorWrites}
 		}
 		mgr, err := operator.NewManager(counted, operator.Config{
-			Controller:  controller.Options{OperatorImage: testOperatorImage},
+			Controller:  controller.Options{OperatorImage: testOperatorImage, MetalLBNamespace: metallbNamespace, BGPMode: render.BGPModeFRRK8s},
 			MetricsAddr: "0",
 			ProbeAddr:   "0",
 		})
@@ -70,7 +85,7 @@ func TestMain(m *testing.M) {
 		env.reconciler = &controller.Reconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
 			Recorder: mgr.GetEventRecorder("stellar-operator-test"),
-			Options:  controller.Options{OperatorImage: testOperatorImage},
+			Options:  controller.Options{OperatorImage: testOperatorImage, MetalLBNamespace: metallbNamespace, BGPMode: render.BGPModeFRRK8s},
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)

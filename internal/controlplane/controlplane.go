@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -32,6 +34,20 @@ func AssetsDir() (string, error) {
 		}
 	}
 	return dir, nil
+}
+
+// MetalLBCRDs reads MetalLB's own CRDs from the go.universe.tf/metallb module in the module cache
+// (the version go.mod requires), so tests and the local cluster use exactly MetalLB's schemas.
+func MetalLBCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "go.universe.tf/metallb").Output()
+	if err != nil {
+		return nil, fmt.Errorf("locating the MetalLB module (is Go installed and the module downloaded?): %w", err)
+	}
+	dir := strings.TrimSpace(string(out))
+	if dir == "" {
+		return nil, errors.New("the MetalLB module is not in the module cache: run `go mod download go.universe.tf/metallb`")
+	}
+	return config.ReadCRDs(os.DirFS(dir), "config/crd/bases")
 }
 
 // ControlPlane is a running apiserver + etcd.

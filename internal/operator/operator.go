@@ -9,11 +9,17 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	metallbv1beta1 "go.universe.tf/metallb/api/v1beta1"
+	metallbv1beta2 "go.universe.tf/metallb/api/v1beta2"
+
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
 	"github.com/stellar-operator/stellar-operator/internal/controller"
+	"github.com/stellar-operator/stellar-operator/internal/render"
 )
 
 // Config is the operator's process-wide configuration.
@@ -28,7 +34,7 @@ type Config struct {
 // NewScheme registers every API the operator reads or writes.
 func NewScheme() (*runtime.Scheme, error) {
 	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, stellarv1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, stellarv1.AddToScheme, metallbv1beta1.AddToScheme, metallbv1beta2.AddToScheme} {
 		if err := add(scheme); err != nil {
 			return nil, err
 		}
@@ -42,8 +48,22 @@ func NewManager(restConfig *rest.Config, cfg Config) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Controller.MetalLBNamespace == "" {
+		cfg.Controller.MetalLBNamespace = "metallb-system"
+	}
+	if cfg.Controller.BGPMode == "" {
+		cfg.Controller.BGPMode = render.BGPModeFRRK8s
+	}
+	// MetalLB's objects are cached from its namespace only.
+	metallbNamespace := map[string]cache.Config{cfg.Controller.MetalLBNamespace: {}}
+	byObject := map[client.Object]cache.ByObject{}
+	for _, obj := range []client.Object{&metallbv1beta1.IPAddressPool{}, &metallbv1beta1.BGPAdvertisement{}, &metallbv1beta1.L2Advertisement{},
+		&metallbv1beta1.BFDProfile{}, &metallbv1beta2.BGPPeer{}, &metallbv1beta1.ServiceBGPStatus{}, &metallbv1beta1.ConfigurationState{}} {
+		byObject[obj] = cache.ByObject{Namespaces: metallbNamespace}
+	}
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  scheme,
+		Cache:                   cache.Options{ByObject: byObject},
 		Metrics:                 metricsserver.Options{BindAddress: cfg.MetricsAddr},
 		HealthProbeBindAddress:  cfg.ProbeAddr,
 		LeaderElection:          cfg.LeaderElection,

@@ -34,5 +34,6 @@ func Desired(node *stellarv1.StellarNode, facts Facts) Result {
 	case stellarv1.NodeTypeSorobanRPC:
 		objects = append(objects, headlessService(node), rpcStatefulSet(node, facts, network))
 	}
-	return Result{Objects: objects, Problems: problems}
+	lbObjects, lbProblems := loadBalancer(node, facts)
+	return Result{Objects: append(objects, lbObjects...), Problems: append(problems, lbProblems...)}
 }

@@ -63,6 +63,8 @@ type Facts struct {
 	ValidatorSeedSecret SecretRef
 	// DatabaseSecret is the Secret (and key) holding Horizon's DATABASE_URL, user-provided or managed.
 	DatabaseSecret SecretRef
+	// MetalLB is what the controller observed of MetalLB and of the other StellarNodes.
+	MetalLB MetalLBFacts
 }
 
 // SecretRef is a resolved Secret key.
