@@ -13,6 +13,7 @@ import (
 // The spec's own blocks must be accepted exactly as the user would paste them.
 func TestSpecBlocksAreAcceptedVerbatim(t *testing.T) {
 	ns := newNamespace(t)
+	t.Cleanup(func() { deleteAllNodes(t, ns) })
 	for _, file := range []string{"horizon-l2.yaml", "horizon-anycast.yaml", "validator-testnet.yaml", "horizon-testnet.yaml", "soroban-rpc-testnet.yaml"} {
 		t.Run(file, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join("..", "..", "examples", file))

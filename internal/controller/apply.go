@@ -36,7 +36,7 @@ func (a applier) apply(ctx context.Context, obj client.Object) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if current != nil && isSubset(desired.Object, current) {
+	if current != nil && isSubset(withoutType(desired.Object), current) {
 		return false, nil
 	}
 	if err := a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(desired),
@@ -82,6 +82,18 @@ func applyPayload(obj client.Object, scheme *runtime.Scheme) (*unstructured.Unst
 	u := &unstructured.Unstructured{Object: pruned}
 	u.SetGroupVersionKind(gvk)
 	return u, nil
+}
+
+// withoutType drops apiVersion and kind: objects read from the API rather than the cache come back
+// without them, and they are not fields anyone could change.
+func withoutType(obj map[string]any) map[string]any {
+	out := make(map[string]any, len(obj))
+	for k, v := range obj {
+		if k != "apiVersion" && k != "kind" {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // pruneEmpty removes nil values, empty maps and empty lists, recursively.

@@ -140,3 +140,23 @@ func containsAll(s string, parts ...string) error {
 	}
 	return nil
 }
+
+// deleteAllNodes deletes every StellarNode of a namespace and waits until the finalizer let them
+// go, so shared MetalLB objects they used do not outlive the test.
+func deleteAllNodes(t *testing.T, ns string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := env.k8s.DeleteAllOf(ctx, &stellarv1.StellarNode{}, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the namespace's StellarNodes to go", func() error {
+		list := &stellarv1.StellarNodeList{}
+		if err := env.k8s.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		if len(list.Items) > 0 {
+			return fmt.Errorf("%d left", len(list.Items))
+		}
+		return nil
+	})
+}

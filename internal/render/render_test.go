@@ -33,10 +33,11 @@ func readExample(t *testing.T, path string) *stellarv1.StellarNode {
 	return node
 }
 
-func testFacts(node *stellarv1.StellarNode) render.Facts {
+func testFacts(node *stellarv1.StellarNode, mode render.BGPMode) render.Facts {
 	seed, _ := render.SeedSecret(node)
 	db, _ := render.DatabaseSecret(node)
-	return render.Facts{OperatorImage: "stellar-operator:test", ValidatorSeedSecret: seed, DatabaseSecret: db}
+	return render.Facts{OperatorImage: "stellar-operator:test", ValidatorSeedSecret: seed, DatabaseSecret: db,
+		MetalLB: render.MetalLBFacts{Installed: true, Namespace: "metallb-system", Mode: mode}}
 }
 
 // Every example renders without an error problem, and its rendered objects match the golden file.
@@ -48,7 +49,7 @@ func TestExamplesRenderToGoldenObjects(t *testing.T) {
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			node := readExample(t, file)
-			result := render.Desired(node, testFacts(node))
+			result := render.Desired(node, testFacts(node, render.BGPModeFRRK8s))
 			if validate.HasErrors(result.Problems) {
 				t.Fatalf("problems: %v", result.Problems)
 			}
