@@ -35,6 +35,7 @@ func TestQuickStartLocalClusterAppliesTheExamples(t *testing.T) {
 		"StatefulSet/validator-testnet", "Secret/validator-testnet-seed", "ConfigMap/validator-testnet-config",
 		"Deployment/horizon-l2", "StatefulSet/horizon-l2-postgres", "StatefulSet/soroban-rpc-testnet",
 		"stellar/stellar-horizon:21.0.0", "kubectl --kubeconfig " + kubeconfig,
+		"Applied StellarNode stellar-nodes/horizon-us-east", "Applied Secret stellar-nodes/bgp-md5-eu-west",
 	} {
 		if !strings.Contains(summary, want) {
 			t.Errorf("the summary lacks %q", want)

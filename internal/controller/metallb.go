@@ -189,7 +189,7 @@ func (r *Reconciler) readPeerPasswords(ctx context.Context, s *scope) error {
 			// The session is not configured without its password; the rest of the node applies.
 			problem.Severity = validate.SeverityWarning
 			s.problems = append(s.problems, *problem)
-			s.requeue = retryMissingSecret
+			s.requeue = r.Options.retryInterval()
 			continue
 		}
 		s.facts.MetalLB.PeerPasswords[i] = value

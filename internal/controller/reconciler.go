@@ -34,9 +34,10 @@ import (
 // objects) and honour retentionPolicy for data volumes and generated Secrets.
 const Finalizer = "stellar.org/cleanup"
 
-// retryMissingSecret is how soon a node waiting for a user's Secret looks again. Secrets are not
-// watched: caching every Secret of the cluster would cost memory and widen what the operator holds.
-const retryMissingSecret = 30 * time.Second
+// DefaultRetryInterval is how soon a node waiting for something the operator does not watch looks
+// again: a user's Secret (caching every Secret of the cluster would cost memory and widen what the
+// operator holds) or MetalLB's CRDs.
+const DefaultRetryInterval = 30 * time.Second
 
 // Options are the operator-wide settings that are not part of any StellarNode.
 type Options struct {
@@ -46,6 +47,15 @@ type Options struct {
 	MetalLBNamespace string
 	// BGPMode is MetalLB's BGP implementation; it decides which BGP fields can take effect.
 	BGPMode render.BGPMode
+	// RetryInterval overrides DefaultRetryInterval.
+	RetryInterval time.Duration
+}
+
+func (o Options) retryInterval() time.Duration {
+	if o.RetryInterval > 0 {
+		return o.RetryInterval
+	}
+	return DefaultRetryInterval
 }
 
 // Reconciler reconciles StellarNode objects.
@@ -81,12 +91,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// A node's shared MetalLB objects depend on its siblings: wake them when one changes.
 		Watches(&stellarv1.StellarNode{}, handler.EnqueueRequestsFromMapFunc(r.loadBalancedNodes)).
 		Named("stellarnode")
-	installed, err := r.metallbInstalled("IPAddressPool", "v1beta1")
-	if err != nil {
-		return err
-	}
-	if installed {
-		r.watchesMetalLB = true
+	if r.watchesMetalLB {
 		for _, obj := range []client.Object{&metallbv1beta1.IPAddressPool{}, &metallbv1beta1.BGPAdvertisement{},
 			&metallbv1beta1.L2Advertisement{}, &metallbv1beta1.BFDProfile{}, &metallbv1beta2.BGPPeer{}} {
 			b = b.Watches(obj, handler.EnqueueRequestsFromMapFunc(r.nodesOfMetalLBObject))
@@ -97,6 +102,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return b.Complete(r)
 }
+
+// WatchMetalLB makes the controller watch MetalLB's objects (through the manager's cache); set it
+// only when MetalLB's CRDs exist before the manager starts.
+func (r *Reconciler) WatchMetalLB(watch bool) { r.watchesMetalLB = watch }
 
 // nodesOfMetalLBObject maps a MetalLB object to its node (per-node objects) or to every
 // load-balanced node (shared and foreign objects: pools, peers and profiles affect several).
@@ -173,7 +182,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}
 	if render.LBEnabled(node) && !s.facts.MetalLB.Installed {
 		// Not watched until installed: look again so the node converges once the CRDs appear.
-		s.requeue = retryMissingSecret
+		s.requeue = r.Options.retryInterval()
 	}
 	desired := render.Desired(node, s.facts)
 	s.problems = append(s.problems, desired.Problems...)

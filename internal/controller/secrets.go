@@ -58,7 +58,7 @@ func (r *Reconciler) resolveSeed(ctx context.Context, s *scope) (time.Duration, 
 		if problem != nil {
 			s.problems = append(s.problems, *problem)
 		}
-		return retryMissingSecret, err
+		return r.Options.retryInterval(), err
 	}
 	address, err := stellar.AddressFromSeed(string(value))
 	if err != nil {
@@ -90,7 +90,7 @@ func (r *Reconciler) resolveDatabase(ctx context.Context, s *scope) (time.Durati
 	_, problem, err := r.secretValue(ctx, s.node.Namespace, ref, "spec.horizon.databaseSecretRef")
 	if problem != nil {
 		s.problems = append(s.problems, *problem)
-		return retryMissingSecret, err
+		return r.Options.retryInterval(), err
 	}
 	return 0, err
 }

@@ -5,7 +5,9 @@ package operator
 import (
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -54,12 +56,19 @@ func NewManager(restConfig *rest.Config, cfg Config) (ctrl.Manager, error) {
 	if cfg.Controller.BGPMode == "" {
 		cfg.Controller.BGPMode = render.BGPModeFRRK8s
 	}
-	// MetalLB's objects are cached from its namespace only.
+	// MetalLB's objects are cached, from its namespace only, when its CRDs exist now; a cache for
+	// kinds the apiserver does not serve cannot even be configured.
+	metallbPresent, err := metallbServed(restConfig)
+	if err != nil {
+		return nil, err
+	}
 	metallbNamespace := map[string]cache.Config{cfg.Controller.MetalLBNamespace: {}}
 	byObject := map[client.Object]cache.ByObject{}
 	for _, obj := range []client.Object{&metallbv1beta1.IPAddressPool{}, &metallbv1beta1.BGPAdvertisement{}, &metallbv1beta1.L2Advertisement{},
 		&metallbv1beta1.BFDProfile{}, &metallbv1beta2.BGPPeer{}, &metallbv1beta1.ServiceBGPStatus{}, &metallbv1beta1.ConfigurationState{}} {
-		byObject[obj] = cache.ByObject{Namespaces: metallbNamespace}
+		if metallbPresent {
+			byObject[obj] = cache.ByObject{Namespaces: metallbNamespace}
+		}
 	}
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  scheme,
@@ -88,8 +97,24 @@ func NewManager(restConfig *rest.Config, cfg Config) (ctrl.Manager, error) {
 		Recorder:  mgr.GetEventRecorder("stellar-operator"),
 		Options:   cfg.Controller,
 	}
+	r.WatchMetalLB(metallbPresent)
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the StellarNode controller: %w", err)
 	}
 	return mgr, nil
+}
+
+// metallbServed reports whether the apiserver serves MetalLB's API group.
+func metallbServed(restConfig *rest.Config) (bool, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(restConfig)
+	if err != nil {
+		return false, err
+	}
+	if _, err := dc.ServerResourcesForGroupVersion(metallbv1beta1.GroupVersion.String()); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("discovering MetalLB's API: %w", err)
+	}
+	return true, nil
 }
