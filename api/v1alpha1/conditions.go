@@ -38,4 +38,7 @@ const (
 	ReasonAggregationTooShort      = "AggregationShorterThanPool"
 	ReasonInvalidBGP               = "InvalidBGPConfig"
 	ReasonMetalLBConfigInvalid     = "MetalLBConfigInvalid"
+
+	// Global discovery reasons.
+	ReasonExternalDNSNeedsLoadBalancer = "ExternalDNSNeedsLoadBalancer"
 )

@@ -80,6 +80,8 @@ func (f *operatorFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.cfg.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (0 disables them)")
 	fs.BoolVar(&f.cfg.LeaderElection, "leader-elect", false, "elect a leader so several replicas can run")
 	fs.StringVar(&f.cfg.LeaderElectionNS, "leader-election-namespace", "", "namespace of the leader election lease")
+	fs.StringVar(&f.cfg.Controller.Discovery.ExternalDNSPrefix, "external-dns-prefix", render.DefaultExternalDNSPrefix,
+		"annotation prefix your external-dns reads (v0.22+ also reads external-dns.kubernetes.io/)")
 	fs.StringVar(&f.cfg.Controller.MetalLBNamespace, "metallb-namespace", "metallb-system", "namespace MetalLB watches; its objects are written there")
 	fs.Func("metallb-bgp-mode", "MetalLB's BGP implementation: native, frr or frr-k8s (default frr-k8s, the Helm chart's); fields a mode cannot take are left out and reported", func(v string) error {
 		switch render.BGPMode(v) {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"runtime/debug"
 	"time"
 
@@ -49,6 +50,17 @@ type Options struct {
 	BGPMode render.BGPMode
 	// RetryInterval overrides DefaultRetryInterval.
 	RetryInterval time.Duration
+	// SyncRefresh overrides DefaultSyncRefresh.
+	SyncRefresh time.Duration
+	// Discovery are the cluster facts global discovery needs (apiserver version, external-dns prefix).
+	Discovery render.DiscoveryFacts
+}
+
+func (o Options) syncRefresh() time.Duration {
+	if o.SyncRefresh > 0 {
+		return o.SyncRefresh
+	}
+	return DefaultSyncRefresh
 }
 
 func (o Options) retryInterval() time.Duration {
@@ -66,6 +78,10 @@ type Reconciler struct {
 	Scheme    *runtime.Scheme
 	Recorder  recorder.EventRecorder
 	Options   Options
+	// Metrics are optional (nil in tests that do not look at them).
+	Metrics *Metrics
+	// HTTPClient asks health sidecars for their status; nil means http.DefaultClient.
+	HTTPClient *http.Client
 
 	// watchesMetalLB is set when MetalLB's CRDs existed at start and its objects are cached.
 	watchesMetalLB bool
@@ -143,6 +159,13 @@ type scope struct {
 	requeue   time.Duration
 }
 
+// requeueAtMost makes the pass come back no later than d.
+func (s *scope) requeueAtMost(d time.Duration) {
+	if s.requeue == 0 || d < s.requeue {
+		s.requeue = d
+	}
+}
+
 // Reconcile brings one StellarNode's objects in line with its spec.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
 	log := ctrl.LoggerFrom(ctx)
@@ -151,6 +174,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !node.DeletionTimestamp.IsZero() {
+		r.Metrics.forget(node)
 		return ctrl.Result{}, r.finalize(ctx, node)
 	}
 	if !controllerutil.ContainsFinalizer(node, Finalizer) {
@@ -161,7 +185,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 	}
 
-	s := &scope{node: node, before: node.Status.DeepCopy(), facts: render.Facts{OperatorImage: r.Options.OperatorImage}}
+	s := &scope{node: node, before: node.Status.DeepCopy(), facts: render.Facts{OperatorImage: r.Options.OperatorImage, Discovery: r.Options.Discovery}}
 	defer func() {
 		// A panic must not be reported as a successful pass: turn it into an error.
 		if p := recover(); p != nil {
@@ -169,6 +193,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			log.Error(err, "Recovered from a panic", "node", klog.KObj(node), "stack", string(debug.Stack()))
 		}
 		setStatus(s, err)
+		r.Metrics.record(node, s)
 		if statusErr := r.writeStatus(ctx, s); statusErr != nil {
 			err = errors.Join(err, statusErr)
 		}
@@ -206,6 +231,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{}, err
 	}
 	if err := r.observeLoadBalancer(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.observeSync(ctx, s); err != nil {
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{RequeueAfter: s.requeue}, nil

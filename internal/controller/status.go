@@ -82,6 +82,10 @@ func setStatus(s *scope, reconcileErr error) {
 	for _, c := range conditions(node.Generation, w, s.problems) {
 		meta.SetStatusCondition(&node.Status.Conditions, c)
 	}
+	node.Status.Discovery = nil
+	if gd := render.Discovery(node); gd != nil {
+		node.Status.Discovery = &stellarv1.DiscoveryStatus{Region: gd.Region, Zone: gd.Zone, Priority: render.Priority(gd), DNSName: render.DNSName(node)}
+	}
 	node.Status.ObservedGeneration = node.Generation
 }
 

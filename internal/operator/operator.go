@@ -4,6 +4,8 @@ package operator
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -14,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	metallbv1beta1 "go.universe.tf/metallb/api/v1beta1"
@@ -90,7 +93,17 @@ func NewManager(restConfig *rest.Config, cfg Config) (ctrl.Manager, error) {
 			return nil, err
 		}
 	}
+	metrics, err := controller.NewMetrics(ctrlmetrics.Registry)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Controller.Discovery.ServerMinor == 0 {
+		if cfg.Controller.Discovery.ServerMinor, err = serverMinor(restConfig); err != nil {
+			return nil, err
+		}
+	}
 	r := &controller.Reconciler{
+		Metrics:   metrics,
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Scheme:    mgr.GetScheme(),
@@ -117,4 +130,22 @@ func metallbServed(restConfig *rest.Config) (bool, error) {
 		return false, fmt.Errorf("discovering MetalLB's API: %w", err)
 	}
 	return true, nil
+}
+
+// serverMinor is the apiserver's minor version, which decides how topology-aware routing is asked
+// for (spec.trafficDistribution values changed across releases).
+func serverMinor(restConfig *rest.Config) (int, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(restConfig)
+	if err != nil {
+		return 0, err
+	}
+	v, err := dc.ServerVersion()
+	if err != nil {
+		return 0, fmt.Errorf("reading the apiserver version: %w", err)
+	}
+	minor, err := strconv.Atoi(strings.TrimRight(v.Minor, "+"))
+	if err != nil {
+		return 0, fmt.Errorf("unexpected apiserver minor version %q", v.Minor)
+	}
+	return minor, nil
 }

@@ -19,7 +19,8 @@ func Desired(node *stellarv1.StellarNode, facts Facts) Result {
 	if cm == nil {
 		return Result{Problems: problems}
 	}
-	objects := []client.Object{cm, clusterService(node)}
+	objects := []client.Object{cm, clusterService(node, facts)}
+	problems = append(problems, discoveryProblems(node)...)
 	switch node.Spec.NodeType {
 	case stellarv1.NodeTypeValidator:
 		objects = append(objects, headlessService(node), validatorStatefulSet(node, facts, network))

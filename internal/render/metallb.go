@@ -475,7 +475,10 @@ func equalDefinitions(a, b PeerDefinition) bool {
 // MetalLB's annotations and the external ports live on one object the operator fully owns.
 func lbService(node *stellarv1.StellarNode, facts Facts) (*corev1.Service, []validate.Problem) {
 	lb := node.Spec.LoadBalancer
-	annotations := map[string]string{}
+	annotations := externalDNSAnnotations(node, facts.Discovery)
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
 	for k, v := range lb.Annotations {
 		annotations[k] = v
 	}
@@ -493,7 +496,7 @@ func lbService(node *stellarv1.StellarNode, facts Facts) (*corev1.Service, []val
 	}
 	meta := owned(node, LoadBalancerServiceName(node), ComponentLoadBalancer)
 	meta.Annotations = annotations
-	return &corev1.Service{
+	svc := &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: meta,
 		Spec: corev1.ServiceSpec{
@@ -502,7 +505,9 @@ func lbService(node *stellarv1.StellarNode, facts Facts) (*corev1.Service, []val
 			Selector:              SelectorLabels(node),
 			Ports:                 ports,
 		},
-	}, problems
+	}
+	withDiscovery(svc, node, facts.Discovery)
+	return svc, problems
 }
 
 // LBPorts are the LoadBalancer Service's ports: the node's client ports plus the health port, so

@@ -65,6 +65,8 @@ type Facts struct {
 	DatabaseSecret SecretRef
 	// MetalLB is what the controller observed of MetalLB and of the other StellarNodes.
 	MetalLB MetalLBFacts
+	// Discovery are the facts global discovery depends on.
+	Discovery DiscoveryFacts
 }
 
 // SecretRef is a resolved Secret key.

@@ -18,8 +18,8 @@ func ServicePorts(node *stellarv1.StellarNode) []corev1.ServicePort {
 }
 
 // clusterService is the stable in-cluster address of the node.
-func clusterService(node *stellarv1.StellarNode) *corev1.Service {
-	return &corev1.Service{
+func clusterService(node *stellarv1.StellarNode, facts Facts) *corev1.Service {
+	svc := &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: owned(node, ServiceName(node), Component(node.Spec.NodeType)),
 		Spec: corev1.ServiceSpec{
@@ -28,6 +28,8 @@ func clusterService(node *stellarv1.StellarNode) *corev1.Service {
 			Ports:    ServicePorts(node),
 		},
 	}
+	withDiscovery(svc, node, facts.Discovery)
+	return svc
 }
 
 // headlessService gives StatefulSet pods stable DNS names; it lists pods before they are ready so

@@ -79,6 +79,9 @@ func claimRetention(node *stellarv1.StellarNode) *appsv1.StatefulSetPersistentVo
 
 func podTemplate(node *stellarv1.StellarNode, facts Facts, main corev1.Container, network stellar.Network) corev1.PodTemplateSpec {
 	labels := NodeLabels(node, Component(node.Spec.NodeType))
+	for k, v := range discoveryLabels(node) {
+		labels[k] = v
+	}
 	annotations := map[string]string{}
 	containers := []corev1.Container{main}
 	if enabled, port := HealthCheck(node); enabled {
