@@ -97,6 +97,35 @@ type StellarNodeSpec struct {
 	// globalDiscovery places the node in a region/zone for cross-region routing and DNS.
 	// +optional
 	GlobalDiscovery *GlobalDiscoverySpec `json:"globalDiscovery,omitempty"`
+
+	// healthCheck tunes the health sidecar (loadBalancer.healthCheckEnabled) that decides whether a
+	// pod is synced, and so ready and announced.
+	// +optional
+	HealthCheck *HealthCheckSpec `json:"healthCheck,omitempty"`
+}
+
+// HealthCheckSpec are the sync thresholds of the health sidecar.
+type HealthCheckSpec struct {
+	// periodSeconds between checks (default 5).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=300
+	PeriodSeconds *int32 `json:"periodSeconds,omitempty"`
+	// timeoutSeconds of each call to the Stellar process (default 2).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=60
+	TimeoutSeconds *int32 `json:"timeoutSeconds,omitempty"`
+	// maxLedgerAgeSeconds: an older last closed ledger means not synced (default 60).
+	// +optional
+	// +kubebuilder:validation:Minimum=5
+	// +kubebuilder:validation:Maximum=86400
+	MaxLedgerAgeSeconds *int32 `json:"maxLedgerAgeSeconds,omitempty"`
+	// maxIngestLag: Horizon is not synced when ingestion trails core by more ledgers (default 10).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100000
+	MaxIngestLag *int64 `json:"maxIngestLag,omitempty"`
 }
 
 // CustomNetworkSpec describes a private or test network.

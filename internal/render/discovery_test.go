@@ -1,6 +1,7 @@
 package render_test
 
 import (
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -162,5 +163,20 @@ func TestExternalDNSWithoutALoadBalancerIsAWarning(t *testing.T) {
 	result := render.Desired(node, testFacts(node, render.BGPModeFRRK8s))
 	if !hasReason(result.Problems, stellarv1.ReasonExternalDNSNeedsLoadBalancer) {
 		t.Fatalf("problems = %v", result.Problems)
+	}
+}
+
+func TestHealthThresholdsReachTheSidecar(t *testing.T) {
+	node := readExample(t, "../../examples/horizon-anycast.yaml")
+	node.Spec.HealthCheck = &stellarv1.HealthCheckSpec{PeriodSeconds: ptr.To[int32](2), TimeoutSeconds: ptr.To[int32](1),
+		MaxLedgerAgeSeconds: ptr.To[int32](30), MaxIngestLag: ptr.To[int64](5)}
+	result := render.Desired(node, testFacts(node, render.BGPModeFRRK8s))
+	dep := find[*appsv1.Deployment](result.Objects)[0]
+	sidecar := dep.Spec.Template.Spec.Containers[1]
+	got := strings.Join(sidecar.Args, " ")
+	for _, want := range []string{"--period=2s", "--timeout=1s", "--max-ledger-age=30s", "--max-ingest-lag=5"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("sidecar args %q lack %s", got, want)
+		}
 	}
 }

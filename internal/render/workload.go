@@ -116,16 +116,31 @@ func healthContainer(node *stellarv1.StellarNode, facts Facts, port int32, netwo
 	case stellarv1.NodeTypeSorobanRPC:
 		target = fmt.Sprintf("http://127.0.0.1:%d", PortRPC)
 	}
+	args := []string{
+		"health",
+		"--node-type=" + string(node.Spec.NodeType),
+		"--target=" + target,
+		fmt.Sprintf("--listen=:%d", port),
+		"--network-passphrase=" + network.Passphrase,
+	}
+	if hc := node.Spec.HealthCheck; hc != nil {
+		if hc.PeriodSeconds != nil {
+			args = append(args, fmt.Sprintf("--period=%ds", *hc.PeriodSeconds))
+		}
+		if hc.TimeoutSeconds != nil {
+			args = append(args, fmt.Sprintf("--timeout=%ds", *hc.TimeoutSeconds))
+		}
+		if hc.MaxLedgerAgeSeconds != nil {
+			args = append(args, fmt.Sprintf("--max-ledger-age=%ds", *hc.MaxLedgerAgeSeconds))
+		}
+		if hc.MaxIngestLag != nil {
+			args = append(args, fmt.Sprintf("--max-ingest-lag=%d", *hc.MaxIngestLag))
+		}
+	}
 	return corev1.Container{
 		Name:  ContainerHealth,
 		Image: facts.OperatorImage,
-		Args: []string{
-			"health",
-			"--node-type=" + string(node.Spec.NodeType),
-			"--target=" + target,
-			fmt.Sprintf("--listen=:%d", port),
-			"--network-passphrase=" + network.Passphrase,
-		},
+		Args:  args,
 		Ports: []corev1.ContainerPort{{Name: ContainerHealth, ContainerPort: port, Protocol: corev1.ProtocolTCP}},
 		LivenessProbe: &corev1.Probe{
 			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString(ContainerHealth)}},
