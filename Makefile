@@ -42,6 +42,11 @@ vet:
 test: verify-generated fmt vet
 	KUBEBUILDER_ASSETS="$$(hack/k8s-binaries.sh)" go test -count=1 -timeout 20m ./...
 
+## test-e2e: anycast end to end — real MetalLB speakers and FRR in network namespaces (root).
+test-e2e:
+	@hack/e2e-tools.sh >/dev/null
+	KUBEBUILDER_ASSETS="$$(hack/k8s-binaries.sh)" go test -tags e2e -count=1 -timeout 30m -v ./test/e2e/
+
 bench:
 	go test -run '^$$' -bench . -benchmem ./internal/...
 

@@ -1,0 +1,56 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/stellar-operator/stellar-operator/internal/controlplane"
+)
+
+// cp is the control plane shared by every test of the package: kube-apiserver + etcd with the
+// operator's CRDs and MetalLB's. Tests run one after the other (no t.Parallel), each building
+// and tearing down its own topology.
+var cp *controlplane.ControlPlane
+
+func TestMain(m *testing.M) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			fmt.Fprintln(os.Stderr, "FAIL: the anycast e2e needs root")
+			os.Exit(1)
+		}
+		fmt.Fprintln(os.Stderr, "SKIP: the anycast e2e needs root (network namespaces, veths, TCP MD5)")
+		os.Exit(0)
+	}
+	// Leftovers of runs that crashed (or were killed by `go test -timeout`) before their cleanup.
+	if err := Sweep(); err != nil {
+		fmt.Fprintln(os.Stderr, "sweeping stale e2e resources:", err)
+	}
+	dir, err := MetalLBCRDDir()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		os.Exit(1)
+	}
+	crds, err := MetalLBCRDs(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: reading MetalLB's CRDs:", err)
+		os.Exit(1)
+	}
+	// The package's own run: it records the control plane's processes for Sweep.
+	pkg, err := newRun()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		os.Exit(1)
+	}
+	code := controlplane.RunTests(m, controlplane.Options{ExtraCRDs: crds}, func(c *controlplane.ControlPlane) (func(), error) {
+		cp = c
+		pkg.adoptChildren("kube-apiserver", "etcd")
+		return func() {}, nil
+	})
+	if err := pkg.close(); err != nil {
+		fmt.Fprintln(os.Stderr, "cleaning up:", err)
+	}
+	os.Exit(code)
+}
