@@ -6,7 +6,7 @@ export GOTOOLCHAIN := local
 BIN := $(CURDIR)/bin
 CONTROLLER_GEN := $(BIN)/controller-gen
 
-.PHONY: all build generate verify-generated test test-unit test-e2e run run-local k8s-binaries fmt vet bench
+.PHONY: all build generate verify-generated test test-e2e bench-reconcile run run-local k8s-binaries fmt vet bench
 
 all: build
 
@@ -39,13 +39,22 @@ vet:
 	go vet ./...
 
 ## test: everything CI runs — generated files fresh, vet, unit tests, envtest suites on a real apiserver.
+## The full verbose log goes to .local/test.log; the console shows each test and package result.
 test: verify-generated fmt vet
-	KUBEBUILDER_ASSETS="$$(hack/k8s-binaries.sh)" go test -count=1 -timeout 20m ./...
+	@mkdir -p .local
+	@KUBEBUILDER_ASSETS="$$(hack/k8s-binaries.sh)" go test -count=1 -timeout 20m -v ./... > .local/test.log 2>&1; rc=$$?; \
+	  grep -E '^(--- (PASS|FAIL|SKIP)|ok |FAIL|PASS$$|SKIP|Started a real kube-apiserver)' .local/test.log || true; \
+	  if [ $$rc -ne 0 ]; then echo "== failures (full log: .local/test.log)"; grep -B2 -A25 -E '^(--- FAIL|FAIL|panic:)' .local/test.log | head -300; fi; \
+	  exit $$rc
 
 ## test-e2e: anycast end to end — real MetalLB speakers and FRR in network namespaces (root).
 test-e2e:
 	@hack/e2e-tools.sh >/dev/null
 	KUBEBUILDER_ASSETS="$$(hack/k8s-binaries.sh)" go test -tags e2e -count=1 -timeout 30m -v ./test/e2e/
+
+## bench-reconcile: what skipping unchanged applies saves, against a real apiserver.
+bench-reconcile:
+	KUBEBUILDER_ASSETS="$$(hack/k8s-binaries.sh)" go test -run '^$$' -bench . -benchtime 200x ./internal/controller/
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./internal/...

@@ -40,7 +40,7 @@ func (a applier) apply(ctx context.Context, obj client.Object) (bool, error) {
 		return false, nil
 	}
 	if err := a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(desired),
-		client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+		client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil { // same request as ApplyAlways
 		return false, fmt.Errorf("applying %s %s: %w", desired.GetKind(), client.ObjectKeyFromObject(obj), err)
 	}
 	return true, nil
@@ -161,4 +161,14 @@ func isSubset(want, have any) bool {
 	default:
 		return reflect.DeepEqual(want, have)
 	}
+}
+
+// ApplyAlways server-side applies obj without comparing first: the baseline the no-op skip is
+// measured against (BenchmarkConvergedNode).
+func ApplyAlways(ctx context.Context, c client.Client, scheme *runtime.Scheme, obj client.Object) error {
+	desired, err := applyPayload(obj, scheme)
+	if err != nil {
+		return err
+	}
+	return c.Apply(ctx, client.ApplyConfigurationFromUnstructured(desired), client.FieldOwner(FieldOwner), client.ForceOwnership)
 }

@@ -20,9 +20,14 @@ import (
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
 )
 
+// The benchmark variants of the helpers (testing.TB has all they need).
+func newNamespaceB(b *testing.B) string                             { return newNamespace(b) }
+func readExampleB(b *testing.B, name string) *stellarv1.StellarNode { return readExample(b, name) }
+func waitQuietB(b *testing.B)                                       { waitQuiet(b) }
+
 // newNamespace gives each test its own namespace (envtest never finishes deleting namespaces, so
 // they are left behind; the control plane goes away with the package).
-func newNamespace(t *testing.T) string {
+func newNamespace(t testing.TB) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "t-" + rand.String(8)}}
 	if err := env.k8s.Create(context.Background(), ns); err != nil {
@@ -32,7 +37,7 @@ func newNamespace(t *testing.T) string {
 }
 
 // readExample parses one file of examples/ as a StellarNode.
-func readExample(t *testing.T, name string) *stellarv1.StellarNode {
+func readExample(t testing.TB, name string) *stellarv1.StellarNode {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "..", "examples", name))
 	if err != nil {
@@ -94,7 +99,7 @@ func waitForCondition(t *testing.T, ns, name, condType string, status metav1.Con
 }
 
 // waitQuiet waits until the operator has sent no write for a while.
-func waitQuiet(t *testing.T) {
+func waitQuiet(t testing.TB) {
 	t.Helper()
 	last, quietSince := env.operatorWrites.Load(), time.Now()
 	deadline := time.Now().Add(30 * time.Second)

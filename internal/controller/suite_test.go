@@ -87,6 +87,8 @@ func TestMain(m *testing.M) {
 			Recorder: mgr.GetEventRecorder("stellar-operator-test"),
 			Options:  controller.Options{OperatorImage: testOperatorImage, MetalLBNamespace: metallbNamespace, BGPMode: render.BGPModeFRRK8s},
 		}
+		// Like the manager's own reconciler: MetalLB's CRDs exist, so its objects come from the cache.
+		env.reconciler.WatchMetalLB(true)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- mgr.Start(ctx) }()
