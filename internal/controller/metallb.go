@@ -52,9 +52,7 @@ func (r *Reconciler) metallbReader() client.Reader {
 func (r *Reconciler) observeMetalLB(ctx context.Context, s *scope) error {
 	m := &s.facts.MetalLB
 	m.Namespace, m.Mode = r.Options.MetalLBNamespace, r.Options.BGPMode
-	if !render.LBEnabled(s.node) {
-		return nil
-	}
+	// Known even without a load balancer: a node that turns it off must prune what it had.
 	installed, err := r.metallbInstalled("IPAddressPool", "v1beta1")
 	if err != nil || !installed {
 		return err
@@ -62,6 +60,9 @@ func (r *Reconciler) observeMetalLB(ctx context.Context, s *scope) error {
 	m.Installed = true
 	if err := r.observeForeign(ctx, s); err != nil {
 		return err
+	}
+	if !render.LBEnabled(s.node) {
+		return nil
 	}
 	nodes, err := r.lbNodes(ctx)
 	if err != nil {

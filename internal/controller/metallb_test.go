@@ -296,3 +296,37 @@ func nudge(t *testing.T, ns, name string) {
 		t.Fatal(err)
 	}
 }
+
+// Turning the load balancer off removes the node's Service and MetalLB objects, shared ones too
+// when nobody else uses them.
+func TestTurningTheLoadBalancerOffRemovesItsObjects(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t)
+	node := create(t, ns, anycastNode(t, "switch", "192.0.2.204"))
+	peerName, advName := "stellar-peer-192-0-2-204", "stellar-"+ns+"-switch"
+	waitFor(t, metallbNamespace, peerName, &metallbv1beta2.BGPPeer{})
+	waitFor(t, metallbNamespace, advName, &metallbv1beta1.BGPAdvertisement{})
+	current := &stellarv1.StellarNode{}
+	if err := get(ctx, ns, node.Name, current); err != nil {
+		t.Fatal(err)
+	}
+	current.Spec.LoadBalancer.Enabled = ptr.To(false)
+	if err := env.k8s.Update(ctx, current); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the load balancer's objects to go", func() error {
+		for _, o := range []struct {
+			ns, name string
+			obj      client.Object
+		}{{metallbNamespace, peerName, &metallbv1beta2.BGPPeer{}}, {metallbNamespace, advName, &metallbv1beta1.BGPAdvertisement{}},
+			{ns, node.Name + "-lb", &corev1.Service{}}} {
+			if err := notFound(ctx, o.ns, o.name, o.obj); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err := get(ctx, ns, node.Name, &corev1.Service{}); err != nil {
+		t.Errorf("the ClusterIP Service went with the load balancer: %v", err)
+	}
+}

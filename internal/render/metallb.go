@@ -120,14 +120,20 @@ func PoolName(node *stellarv1.StellarNode) string {
 	return ""
 }
 
-// Prefix is the host prefix of the node's loadBalancerIP (/32 or /128), or "".
-func Prefix(node *stellarv1.StellarNode) string {
+// lbAddr is the node's loadBalancerIP, when it has a valid one.
+func lbAddr(node *stellarv1.StellarNode) (netip.Addr, bool) {
 	lb := node.Spec.LoadBalancer
 	if lb == nil || lb.LoadBalancerIP == "" {
-		return ""
+		return netip.Addr{}, false
 	}
 	addr, err := netip.ParseAddr(lb.LoadBalancerIP)
-	if err != nil {
+	return addr, err == nil
+}
+
+// Prefix is the host prefix of the node's loadBalancerIP (/32 or /128), or "".
+func Prefix(node *stellarv1.StellarNode) string {
+	addr, ok := lbAddr(node)
+	if !ok {
 		return ""
 	}
 	return netip.PrefixFrom(addr, addr.BitLen()).String()
@@ -135,15 +141,11 @@ func Prefix(node *stellarv1.StellarNode) string {
 
 // AdvertisedPrefix is the prefix announced for the IP, after aggregation.
 func AdvertisedPrefix(node *stellarv1.StellarNode) string {
-	lb := node.Spec.LoadBalancer
-	if lb == nil || lb.LoadBalancerIP == "" {
+	addr, ok := lbAddr(node)
+	if !ok {
 		return ""
 	}
-	addr, err := netip.ParseAddr(lb.LoadBalancerIP)
-	if err != nil {
-		return ""
-	}
-	v4, v6 := aggregation(lb.BGP)
+	v4, v6 := aggregation(node.Spec.LoadBalancer.BGP)
 	bits := int(v4)
 	if addr.Is6() {
 		bits = int(v6)

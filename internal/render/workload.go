@@ -305,25 +305,8 @@ func horizonDeployment(node *stellarv1.StellarNode, facts Facts, network stellar
 		// Without captive core there is no local core to submit transactions to.
 		env = append(env, corev1.EnvVar{Name: "DISABLE_TX_SUB", Value: "true"})
 	}
-	main := corev1.Container{
-		Name:  ComponentHorizon,
-		Image: Image(node),
-		Env:   env,
-		Ports: []corev1.ContainerPort{
-			{Name: "http", ContainerPort: PortHorizon, Protocol: corev1.ProtocolTCP},
-			{Name: "admin", ContainerPort: PortHorizonAdmin, Protocol: corev1.ProtocolTCP},
-		},
-		Resources: node.Spec.Resources,
-		VolumeMounts: []corev1.VolumeMount{
-			{Name: volumeData, MountPath: DataDir},
-			{Name: volumeConfig, MountPath: ConfigDir, ReadOnly: true},
-		},
-		ReadinessProbe: &corev1.Probe{
-			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromString("http")}},
-			PeriodSeconds: 10, TimeoutSeconds: 5,
-		},
-		LivenessProbe: tcpProbe("http", 20),
-	}
+	main := apiContainer(node, ComponentHorizon, env, PortHorizon, PortHorizonAdmin, corev1.ProbeHandler{
+		HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromString("http")}})
 	tpl := podTemplate(node, facts, main, network)
 	data := corev1.Volume{Name: volumeData, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
 	strategy := appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType}
@@ -342,6 +325,28 @@ func horizonDeployment(node *stellarv1.StellarNode, facts Facts, network stellar
 			Template: tpl,
 			Strategy: strategy,
 		},
+	}
+}
+
+// apiContainer is the main container of Horizon and RPC: an HTTP API and an admin port, data and
+// captive-core config mounted, readiness from the service's own health check (replaced by the
+// sidecar's /readyz when the health check is enabled).
+func apiContainer(node *stellarv1.StellarNode, name string, env []corev1.EnvVar, port, adminPort int32, readiness corev1.ProbeHandler) corev1.Container {
+	return corev1.Container{
+		Name:  name,
+		Image: Image(node),
+		Env:   env,
+		Ports: []corev1.ContainerPort{
+			{Name: "http", ContainerPort: port, Protocol: corev1.ProtocolTCP},
+			{Name: "admin", ContainerPort: adminPort, Protocol: corev1.ProtocolTCP},
+		},
+		Resources: node.Spec.Resources,
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: volumeData, MountPath: DataDir},
+			{Name: volumeConfig, MountPath: ConfigDir, ReadOnly: true},
+		},
+		ReadinessProbe: &corev1.Probe{ProbeHandler: readiness, PeriodSeconds: 10, TimeoutSeconds: 5},
+		LivenessProbe:  tcpProbe("http", 20),
 	}
 }
 
@@ -366,27 +371,10 @@ func rpcStatefulSet(node *stellarv1.StellarNode, facts Facts, network stellar.Ne
 		corev1.EnvVar{Name: "DB_PATH", Value: DataDir + "/soroban_rpc.sqlite"},
 		corev1.EnvVar{Name: "HISTORY_RETENTION_WINDOW", Value: strconv.Itoa(int(window))},
 	)
-	main := corev1.Container{
-		Name:  ComponentRPC,
-		Image: Image(node),
-		Env:   env,
-		Ports: []corev1.ContainerPort{
-			{Name: "http", ContainerPort: PortRPC, Protocol: corev1.ProtocolTCP},
-			{Name: "admin", ContainerPort: PortRPCAdmin, Protocol: corev1.ProtocolTCP},
-		},
-		Resources: node.Spec.Resources,
-		VolumeMounts: []corev1.VolumeMount{
-			{Name: volumeData, MountPath: DataDir},
-			{Name: volumeConfig, MountPath: ConfigDir, ReadOnly: true},
-		},
-		ReadinessProbe: &corev1.Probe{
-			// getHealth is a JSON-RPC POST; the image ships curl.
-			ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c",
-				fmt.Sprintf(`curl -sf -X POST -H 'Content-Type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"getHealth"}' http://127.0.0.1:%d/ | grep -q '"status":"healthy"'`, PortRPC)}}},
-			PeriodSeconds: 10, TimeoutSeconds: 5,
-		},
-		LivenessProbe: tcpProbe("http", 20),
-	}
+	// getHealth is a JSON-RPC POST; the image ships curl.
+	main := apiContainer(node, ComponentRPC, env, PortRPC, PortRPCAdmin, corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c",
+		fmt.Sprintf(`curl -sf -X POST -H 'Content-Type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"getHealth"}' http://127.0.0.1:%d/ | grep -q '"status":"healthy"'`, PortRPC)}}})
+
 	tpl := podTemplate(node, facts, main, network)
 	tpl.Spec.Volumes = []corev1.Volume{configVolume(node)}
 	return &appsv1.StatefulSet{
