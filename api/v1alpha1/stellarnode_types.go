@@ -164,10 +164,10 @@ type StorageSpec struct {
 	// +optional
 	Size *resource.Quantity `json:"size,omitempty"`
 
-	// storageClassName of the volume claim; empty uses the cluster default.
+	// storageClass of the volume claims; empty uses the cluster default.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
-	StorageClassName *string `json:"storageClassName,omitempty"`
+	StorageClass *string `json:"storageClass,omitempty"`
 
 	// retentionPolicy: Retain keeps the data volumes when the StellarNode is deleted, Delete removes them.
 	// +optional

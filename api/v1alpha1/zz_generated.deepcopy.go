@@ -657,8 +657,8 @@ func (in *StorageSpec) DeepCopyInto(out *StorageSpec) {
 		x := (*in).DeepCopy()
 		*out = &x
 	}
-	if in.StorageClassName != nil {
-		in, out := &in.StorageClassName, &out.StorageClassName
+	if in.StorageClass != nil {
+		in, out := &in.StorageClass, &out.StorageClass
 		*out = new(string)
 		**out = **in
 	}

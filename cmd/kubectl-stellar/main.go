@@ -41,6 +41,8 @@ func run(args []string, stdout io.Writer) (int, error) {
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	file := fs.String("f", "", "manifest file (- for stdin)")
 	image := fs.String("operator-image", "ghcr.io/stellar-operator/stellar-operator:latest", "image of the health sidecar")
+	mode := fs.String("metallb-bgp-mode", string(render.BGPModeFRRK8s), "MetalLB's BGP implementation: native, frr or frr-k8s")
+	metallbNamespace := fs.String("metallb-namespace", "metallb-system", "namespace MetalLB watches")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2, err
 	}
@@ -52,7 +54,10 @@ func run(args []string, stdout io.Writer) (int, error) {
 	for _, node := range nodes {
 		seed, _ := render.SeedSecret(node)
 		db, _ := render.DatabaseSecret(node)
-		result := render.Desired(node, render.Facts{OperatorImage: *image, ValidatorSeedSecret: seed, DatabaseSecret: db})
+		// Offline, MetalLB is assumed installed with no objects of its own: what the operator would
+		// create in an empty cluster.
+		result := render.Desired(node, render.Facts{OperatorImage: *image, ValidatorSeedSecret: seed, DatabaseSecret: db,
+			MetalLB: render.MetalLBFacts{Installed: true, Namespace: *metallbNamespace, Mode: render.BGPMode(*mode)}})
 		if args[0] == "lint" {
 			for _, p := range result.Problems {
 				fmt.Fprintf(stdout, "%s/%s: %s %s: %s: %s\n", node.Namespace, node.Name, p.Severity, p.Reason, p.Field, p.Message)

@@ -49,3 +49,16 @@ spec:
 		t.Errorf("lint output does not name the reason: %s", out.String())
 	}
 }
+
+func TestLintNamesWhatNativeMetalLBCannotDoWithTheSpecBlock(t *testing.T) {
+	var out bytes.Buffer
+	code, err := run([]string{"lint", "-f", "../../examples/horizon-anycast.yaml", "--metallb-bgp-mode", "native"}, &out)
+	if err != nil || code != 0 {
+		t.Fatalf("warnings only, want exit 0: %d %v", code, err)
+	}
+	for _, want := range []string{"UnsupportedByMetalLBMode: spec.loadBalancer.bgp.peers[0].keepaliveTime", "spec.loadBalancer.bgp.bfdEnabled", "LocalPrefOverEBGP"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("lint output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -59,7 +59,7 @@ func claimTemplate(node *stellarv1.StellarNode, size resource.Quantity) corev1.P
 		ObjectMeta: metav1.ObjectMeta{Name: volumeData, Labels: NodeLabels(node, Component(node.Spec.NodeType))},
 		Spec: corev1.PersistentVolumeClaimSpec{
 			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			StorageClassName: node.Spec.Storage.StorageClassName,
+			StorageClassName: node.Spec.Storage.StorageClass,
 			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: size}},
 		},
 	}
