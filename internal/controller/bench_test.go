@@ -30,13 +30,13 @@ func BenchmarkConvergedNode(b *testing.B) {
 	}
 
 	b.Run("reconcile-converged", func(b *testing.B) {
-		before := env.operatorWrites.Load()
+		before := env.reconcilerWrites.Load()
 		for b.Loop() {
 			if _, err := env.reconciler.Reconcile(ctx, ctrl.Request{NamespacedName: key}); err != nil {
 				b.Fatal(err)
 			}
 		}
-		b.ReportMetric(float64(env.operatorWrites.Load()-before)/float64(b.N), "writes/op")
+		b.ReportMetric(float64(env.reconcilerWrites.Load()-before)/float64(b.N), "writes/op")
 	})
 
 	b.Run("baseline-apply-unchanged", func(b *testing.B) {
@@ -44,7 +44,7 @@ func BenchmarkConvergedNode(b *testing.B) {
 		facts.ValidatorSeedSecret, _ = render.SeedSecret(node)
 		facts.DatabaseSecret, _ = render.DatabaseSecret(node)
 		objects := render.Desired(node, facts).Objects
-		before := env.operatorWrites.Load()
+		before := env.reconcilerWrites.Load()
 		for b.Loop() {
 			for _, obj := range objects {
 				if err := controller.ApplyAlways(ctx, env.reconciler.Client, env.reconciler.Scheme, obj); err != nil {
@@ -52,6 +52,6 @@ func BenchmarkConvergedNode(b *testing.B) {
 				}
 			}
 		}
-		b.ReportMetric(float64(env.operatorWrites.Load()-before)/float64(b.N), "writes/op")
+		b.ReportMetric(float64(env.reconcilerWrites.Load()-before)/float64(b.N), "writes/op")
 	})
 }

@@ -33,13 +33,13 @@ func create(t *testing.T, ns string, node *stellarv1.StellarNode) *stellarv1.Ste
 func assertNoWrites(t *testing.T, ns, name string) {
 	t.Helper()
 	waitQuiet(t)
-	before := env.operatorWrites.Load()
+	before := env.reconcilerWrites.Load()
 	for range 3 {
 		if _, err := env.reconciler.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: name}}); err != nil {
 			t.Fatalf("reconcile: %v", err)
 		}
 	}
-	if n := env.operatorWrites.Load() - before; n != 0 {
+	if n := env.reconcilerWrites.Load() - before; n != 0 {
 		t.Fatalf("re-reconciling a converged node sent %d write requests; want 0", n)
 	}
 }

@@ -32,7 +32,9 @@ type suite struct {
 	operatorWrites *atomic.Int64
 	// logs holds everything the operator logged.
 	logs *syncBuffer
-	// reconciler is a second reconciler on the counted transport, for direct Reconcile calls.
+	// reconcilerWrites counts the write requests of the direct reconciler below.
+	reconcilerWrites *atomic.Int64
+	// reconciler is a second reconciler, for direct Reconcile calls.
 	reconciler *controller.Reconciler
 }
 
@@ -82,8 +84,23 @@ func TestMain(m *testing.M) {
 		if err != nil {
 			return nil, err
 		}
+		// The direct reconciler writes through its own counted transport, so a background pass of
+		// the manager (a timer, a watch event) can never be mistaken for its writes.
+		env.reconcilerWrites = &atomic.Int64{}
+		direct := rest.CopyConfig(cp.Config)
+		direct.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+			return countWrites{next: rt, writes: env.reconcilerWrites}
+		}
+		directClient, err := client.New(direct, client.Options{Scheme: scheme, Cache: &client.CacheOptions{Reader: mgr.GetCache()}})
+		if err != nil {
+			return nil, err
+		}
+		directReader, err := client.New(direct, client.Options{Scheme: scheme})
+		if err != nil {
+			return nil, err
+		}
 		env.reconciler = &controller.Reconciler{
-			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
+			Client: directClient, APIReader: directReader, Scheme: mgr.GetScheme(),
 			Recorder: mgr.GetEventRecorder("stellar-operator-test"),
 			Options:  controller.Options{OperatorImage: testOperatorImage, MetalLBNamespace: metallbNamespace, BGPMode: render.BGPModeFRRK8s},
 		}
