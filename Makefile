@@ -59,7 +59,8 @@ bench-reconcile:
 bench:
 	go test -run '^$$' -bench . -benchmem ./internal/...
 
-## run: the operator against the cluster of the current kubeconfig.
+## run: the operator against the cluster of the current kubeconfig; with none, the embedded local
+## control plane (its binaries are built on first use, with progress).
 run: build
 	$(BIN)/stellar-operator run
 

@@ -67,6 +67,9 @@ func serveLocal(ctx context.Context, f *operatorFlags, l localFlags, stdout io.W
 	if f.cfg.ProbeAddr == ":8081" {
 		f.cfg.ProbeAddr = "0"
 	}
+	if err := controlplane.BuildBinaries(os.Stderr); err != nil {
+		return err
+	}
 	fmt.Fprintln(stdout, "Starting kube-apiserver and etcd...")
 	opts := controlplane.Options{}
 	if crds, err := controlplane.MetalLBCRDs(); err != nil {

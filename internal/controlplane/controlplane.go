@@ -6,6 +6,7 @@ package controlplane
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +35,27 @@ func AssetsDir() (string, error) {
 		}
 	}
 	return dir, nil
+}
+
+// BuildBinaries makes sure kube-apiserver and etcd exist for a local run: KUBEBUILDER_ASSETS when
+// set, else the project's build script (hack/k8s-binaries.sh, run from the repository root), which
+// reuses its cache and shows its progress on progress — the first build takes 10–20 minutes.
+func BuildBinaries(progress io.Writer) error {
+	if os.Getenv("KUBEBUILDER_ASSETS") != "" {
+		return nil
+	}
+	script := filepath.Join("hack", "k8s-binaries.sh")
+	if _, err := os.Stat(script); err != nil {
+		return fmt.Errorf("%w (and %s is not here: run from the repository root)", ErrNoBinaries, script)
+	}
+	fmt.Fprintln(progress, "Building kube-apiserver and etcd from Go modules (cached after the first time)...")
+	cmd := exec.Command("bash", script)
+	cmd.Stderr = progress
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("building the control plane binaries: %w", err)
+	}
+	return os.Setenv("KUBEBUILDER_ASSETS", strings.TrimSpace(string(out)))
 }
 
 // MetalLBCRDs reads MetalLB's own CRDs from the go.universe.tf/metallb module in the module cache
