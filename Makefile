@@ -21,7 +21,7 @@ generate: $(CONTROLLER_GEN)
 
 ## verify-generated: fails when a generated file is stale.
 verify-generated: generate
-	@if [ -n "$$(git status --porcelain -- api config)" ]; then \
+	@if [ -n "$$(git status --porcelain -- api config/crd config/rbac/role.yaml)" ]; then \
 	  echo "Generated files are stale; run 'make generate' and commit:"; git status --porcelain -- api config; git diff --stat -- api config; exit 1; fi
 
 build:
