@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
 	"github.com/stellar-operator/stellar-operator/config"
 )
 
@@ -40,12 +41,15 @@ const (
 	RunLabel = "e2e.stellar.io/run"
 	// ManagedByHarness marks the EndpointSlices written by the harness (the kubelet stand-in).
 	ManagedByHarness = "e2e.stellar.io"
+	// ServiceBGPStatusNodeLabel is the label a speaker puts on its ServiceBGPStatus objects.
+	ServiceBGPStatusNodeLabel = "metallb.io/node"
 )
 
-// Scheme knows the built-in types and MetalLB's metallb.io/v1beta1 and v1beta2.
+// Scheme knows the built-in types, MetalLB's metallb.io/v1beta1 and v1beta2, and the operator's
+// stellar.org/v1alpha1.
 func Scheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, metallbv1beta1.AddToScheme, metallbv1beta2.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, metallbv1beta1.AddToScheme, metallbv1beta2.AddToScheme, stellarv1.AddToScheme} {
 		if err := add(s); err != nil {
 			return nil, err
 		}

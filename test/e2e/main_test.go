@@ -16,6 +16,7 @@ import (
 var cp *controlplane.ControlPlane
 
 func TestMain(m *testing.M) {
+	stopFailed := false
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") == "true" {
 			fmt.Fprintln(os.Stderr, "FAIL: the anycast e2e needs root")
@@ -44,11 +45,25 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		os.Exit(1)
 	}
+	// The operator (started by the first test that needs it) logs through controller-runtime.
+	if err := setupOperatorLog(pkg.dir, pkg.id); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: operator log:", err)
+		os.Exit(1)
+	}
 	code := controlplane.RunTests(m, controlplane.Options{ExtraCRDs: crds}, func(c *controlplane.ControlPlane) (func(), error) {
 		cp = c
 		pkg.adoptChildren("kube-apiserver", "etcd")
-		return func() {}, nil
+		// Stopped before the control plane: every test has deleted its StellarNodes by then.
+		return func() {
+			if err := stopOperator(); err != nil {
+				fmt.Fprintln(os.Stderr, "FAIL:", err)
+				stopFailed = true
+			}
+		}, nil
 	})
+	if stopFailed && code == 0 {
+		code = 1
+	}
 	if err := pkg.close(); err != nil {
 		fmt.Fprintln(os.Stderr, "cleaning up:", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	metallbv1beta1 "go.universe.tf/metallb/api/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -544,6 +545,18 @@ func (tp *Topology) EnsureEndpoints(ctx context.Context, svc *corev1.Service, re
 	return nil
 }
 
+// EnsureEndpoint creates the EndpointSlice of svc for one region only: what the kubelet and the
+// endpointslice controller would produce for one pod of svc on that region's node. It is how a
+// StellarNode's own LoadBalancer Service gets its single regional endpoint (each StellarNode runs
+// in one region). Deleted at teardown.
+func (tp *Topology) EnsureEndpoint(ctx context.Context, svc *corev1.Service, region string, cond discoveryv1.EndpointConditions) error {
+	rn, err := tp.mustRegion(region)
+	if err != nil {
+		return err
+	}
+	return tp.Create(ctx, endpointSlice(svc, rn, cond, tp.ID))
+}
+
 // SetEndpointReady sets ready and serving of the region's endpoint of svc. false withdraws the
 // region's route (ETP=Local), true brings it back.
 func (tp *Topology) SetEndpointReady(ctx context.Context, svc types.NamespacedName, region string, ready bool) error {
@@ -749,6 +762,14 @@ func (tp *Topology) teardown() {
 		}
 		if err := tp.Client.Delete(ctx, o, opts...); err != nil && !apierrors.IsNotFound(err) {
 			tp.t.Errorf("teardown: deleting %T %s: %v", o, o.GetName(), err)
+		}
+	}
+	// The speakers' ServiceBGPStatus objects are owned by their Pods, but no garbage collector
+	// runs here: delete them so a later test reading MetalLB's status does not see them.
+	for _, rn := range tp.Regions {
+		if err := tp.Client.DeleteAllOf(ctx, &metallbv1beta1.ServiceBGPStatus{}, client.InNamespace(MetalLBNamespace),
+			client.MatchingLabels{ServiceBGPStatusNodeLabel: rn.Node}); err != nil && !apierrors.IsNotFound(err) {
+			tp.t.Errorf("teardown: deleting the ServiceBGPStatus objects of %s: %v", rn.Node, err)
 		}
 	}
 	if tp.keepDir != "" && tp.Router != nil {
