@@ -352,6 +352,25 @@ func (r *Router) Route(ctx context.Context, prefix string) (RouteInfo, error) {
 	return parseRoute(prefix, out)
 }
 
+// Prefixes lists every prefix in the router's IPv4 unicast table (`show bgp ipv4 unicast json`).
+func (r *Router) Prefixes(ctx context.Context) ([]string, error) {
+	out, err := r.Show(ctx, "show bgp ipv4 unicast json")
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Routes map[string]json.RawMessage `json:"routes"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		return nil, fmt.Errorf("parsing show bgp ipv4 unicast json: %w: %.300s", err, out)
+	}
+	var prefixes []string
+	for p := range doc.Routes {
+		prefixes = append(prefixes, p)
+	}
+	return prefixes, nil
+}
+
 func parseRoute(prefix, out string) (RouteInfo, error) {
 	ri := RouteInfo{Prefix: prefix}
 	var doc struct {

@@ -262,6 +262,21 @@ func (tp *Topology) deleteStellarNodes(t testing.TB, nodes []*stellarv1.StellarN
 			}
 		}
 	}
+	// Then the speakers withdraw and the router's table empties. Not before: a speaker rejects a
+	// configuration without the pool of a Service that still holds an IP from it ("service has no
+	// configuration under new config") and keeps its old one, announcing, until the Service goes,
+	// which in a cluster is the garbage collector's work right after the finalizer's.
+	var prefixes []string
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(PollInterval) {
+		var err error
+		if prefixes, err = tp.Router.Prefixes(ctx); err == nil && len(prefixes) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("cleanup: the router still has %v (err %v) 15s after the StellarNodes and their Services were deleted", prefixes, err)
+			break
+		}
+	}
 	// Nothing of the operator's may remain in MetalLB's namespace: every StellarNode is gone.
 	left, err := operatorMetalLBObjects(ctx, tp.Client)
 	if err != nil {
