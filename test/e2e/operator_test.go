@@ -46,7 +46,7 @@ const (
 	speakerAllowance = 500 * time.Millisecond
 )
 
-// dashedAddr is how the operator names a router's BGPPeer: stellar-peer-198-51-100-1.
+// peerName is how the operator names a router's BGPPeer: stellar-peer-198-51-100-1.
 func peerName(addr string) string { return "stellar-peer-" + strings.ReplaceAll(addr, ".", "-") }
 
 // regionPlan is one region of the spec's multi-region scenario.
