@@ -8,6 +8,9 @@ const (
 	ConditionProgressing = "Progressing"
 	// ConditionDegraded is True when the spec cannot be realised, or part of it cannot take effect.
 	ConditionDegraded = "Degraded"
+	// ConditionMetalLBSupported is False when MetalLB's BGP mode cannot take some fields of the
+	// spec; its message names each one. Present only on nodes with a load balancer.
+	ConditionMetalLBSupported = "MetalLBSupported"
 )
 
 // Condition reasons. They are part of the API: alerts and users match on them.

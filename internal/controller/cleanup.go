@@ -112,6 +112,18 @@ func (r *Reconciler) finalizeMetalLB(ctx context.Context, node *stellarv1.Stella
 	if err != nil || !installed {
 		return err
 	}
+	// The LoadBalancer Service goes first: a speaker keeps announcing a Service whose pool is gone
+	// (it rejects the new configuration), so deleting the pool under it would hold the route.
+	lbService := &corev1.Service{}
+	err = r.Client.Get(ctx, client.ObjectKey{Namespace: node.Namespace, Name: render.LoadBalancerServiceName(node)}, lbService)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	if err == nil && ours(lbService) {
+		if err := r.Client.Delete(ctx, lbService); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting the LoadBalancer Service of %s: %w", node.Name, err)
+		}
+	}
 	ns := r.Options.MetalLBNamespace
 	for _, obj := range []client.Object{&metallbv1beta1.BGPAdvertisement{}, &metallbv1beta1.L2Advertisement{}} {
 		if err := r.Client.DeleteAllOf(ctx, obj, client.InNamespace(ns), ownedBy(node)); err != nil {

@@ -269,7 +269,6 @@ func TestTheMD5PasswordIsCopiedForMetalLBAndNowhereElse(t *testing.T) {
 		StringData: map[string]string{"password": password}}); err != nil {
 		t.Fatal(err)
 	}
-	nudge(t, ns, node.Name)
 	copyName := "stellar-peer-192-0-2-203-md5"
 	secret := waitFor(t, metallbNamespace, copyName, &corev1.Secret{})
 	if secret.Type != corev1.SecretTypeBasicAuth || string(secret.Data["password"]) != password {

@@ -92,7 +92,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=stellar.org,resources=stellarnodes/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps,resources=statefulsets;deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=services;configmaps;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // SetupWithManager registers the controller and what it watches. MetalLB's objects are watched
@@ -106,6 +106,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&appsv1.Deployment{}).
 		// A node's shared MetalLB objects depend on its siblings: wake them when one changes.
 		Watches(&stellarv1.StellarNode{}, handler.EnqueueRequestsFromMapFunc(r.loadBalancedNodes)).
+		// Secrets are watched by metadata only (their values are never cached): a created or
+		// rotated seed, database URL or MD5 password takes effect at once.
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.nodesReferencingSecret)).
 		Named("stellarnode")
 	if r.watchesMetalLB {
 		for _, obj := range []client.Object{&metallbv1beta1.IPAddressPool{}, &metallbv1beta1.BGPAdvertisement{},
@@ -131,6 +134,39 @@ func (r *Reconciler) nodesOfMetalLBObject(ctx context.Context, obj client.Object
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: ns, Name: name}}}
 	}
 	return r.loadBalancedNodes(ctx, obj)
+}
+
+// nodesReferencingSecret maps a Secret to the nodes of its namespace that name it.
+func (r *Reconciler) nodesReferencingSecret(ctx context.Context, secret client.Object) []reconcile.Request {
+	list := &stellarv1.StellarNodeList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(secret.GetNamespace())); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range list.Items {
+		if referencesSecret(&list.Items[i], secret.GetName()) {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return out
+}
+
+func referencesSecret(node *stellarv1.StellarNode, name string) bool {
+	spec := node.Spec
+	if v := spec.Validator; v != nil && v.SeedSecretRef != nil && v.SeedSecretRef.Name == name {
+		return true
+	}
+	if h := spec.Horizon; h != nil && h.DatabaseSecretRef != nil && h.DatabaseSecretRef.Name == name {
+		return true
+	}
+	if lb := spec.LoadBalancer; lb != nil && lb.BGP != nil {
+		for _, p := range lb.BGP.Peers {
+			if p.PasswordSecretRef != nil && p.PasswordSecretRef.Name == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // loadBalancedNodes lists every node with a load balancer.

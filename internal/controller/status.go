@@ -59,6 +59,23 @@ func conditions(generation int64, w workloadState, problems []validate.Problem) 
 	return []metav1.Condition{ready, progressing, degraded}
 }
 
+// supportedCondition says which fields MetalLB's mode cannot take, on its own condition so that
+// another warning in Degraded never hides it.
+func supportedCondition(generation int64, problems []validate.Problem) metav1.Condition {
+	var unsupported []validate.Problem
+	for _, p := range problems {
+		if p.Reason == stellarv1.ReasonUnsupportedByMetalLB {
+			unsupported = append(unsupported, p)
+		}
+	}
+	c := metav1.Condition{Type: stellarv1.ConditionMetalLBSupported, Status: metav1.ConditionTrue,
+		Reason: stellarv1.ReasonAsExpected, ObservedGeneration: generation}
+	if len(unsupported) > 0 {
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, stellarv1.ReasonUnsupportedByMetalLB, problemMessage(unsupported)
+	}
+	return c
+}
+
 func problemMessage(problems []validate.Problem) string {
 	parts := make([]string, 0, len(problems))
 	for _, p := range problems {
@@ -82,6 +99,11 @@ func setStatus(s *scope, reconcileErr error) {
 	for _, c := range conditions(node.Generation, w, s.problems) {
 		meta.SetStatusCondition(&node.Status.Conditions, c)
 	}
+	if render.LBEnabled(node) {
+		meta.SetStatusCondition(&node.Status.Conditions, supportedCondition(node.Generation, s.problems))
+	} else {
+		meta.RemoveStatusCondition(&node.Status.Conditions, stellarv1.ConditionMetalLBSupported)
+	}
 	node.Status.Discovery = nil
 	if gd := render.Discovery(node); gd != nil {
 		node.Status.Discovery = &stellarv1.DiscoveryStatus{Region: gd.Region, Zone: gd.Zone, Priority: render.Priority(gd), DNSName: render.DNSName(node)}
@@ -92,7 +114,7 @@ func setStatus(s *scope, reconcileErr error) {
 // recordTransitions sends an Event when Ready or Degraded changes, and only then: Events are writes
 // too, and a converged node must cost none.
 func (r *Reconciler) recordTransitions(s *scope) {
-	for _, t := range []string{stellarv1.ConditionReady, stellarv1.ConditionDegraded} {
+	for _, t := range []string{stellarv1.ConditionReady, stellarv1.ConditionDegraded, stellarv1.ConditionMetalLBSupported} {
 		now := meta.FindStatusCondition(s.node.Status.Conditions, t)
 		if now == nil {
 			continue
@@ -101,6 +123,7 @@ func (r *Reconciler) recordTransitions(s *scope) {
 		if was != nil && was.Status == now.Status && was.Reason == now.Reason {
 			continue
 		}
+		// Degraded=True, Ready=False and MetalLBSupported=False are the bad news.
 		eventType := corev1.EventTypeNormal
 		if (t == stellarv1.ConditionDegraded) == (now.Status == metav1.ConditionTrue) {
 			eventType = corev1.EventTypeWarning
