@@ -610,7 +610,18 @@ func TestOperatorNativeModeSpecBlock(t *testing.T) {
 	if deg.Reason != stellarv1.ReasonUnsupportedByMetalLB && deg.Reason != stellarv1.ReasonLocalPrefOverEBGP {
 		t.Errorf("Degraded reason %q", deg.Reason)
 	}
+	// The unsupported fields also have a condition of their own, whatever Degraded's reason is.
+	supported := Condition(got, stellarv1.ConditionMetalLBSupported)
+	if supported.Status != "False" || supported.Reason != stellarv1.ReasonUnsupportedByMetalLB {
+		t.Errorf("MetalLBSupported = %+v, want False/%s", supported, stellarv1.ReasonUnsupportedByMetalLB)
+	}
+	for _, field := range []string{"keepaliveTime", "gracefulRestart", "bfdEnabled"} {
+		if !strings.Contains(supported.Message, field) {
+			t.Errorf("MetalLBSupported does not name %s: %q", field, supported.Message)
+		}
+	}
 	t.Logf("Degraded=%s reason %s: %s", deg.Status, deg.Reason, deg.Message)
+	t.Logf("MetalLBSupported=%s: %s", supported.Status, supported.Message)
 	t.Logf("stellar_node_problems: %v", problems)
 }
 
