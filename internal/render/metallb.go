@@ -234,9 +234,6 @@ func Communities(bgp *stellarv1.BGPSpec, mode BGPMode) []string {
 	return out
 }
 
-// iBGP reports whether a peer is in the node's own AS: only then does LOCAL_PREF reach it.
-func iBGP(bgp *stellarv1.BGPSpec, p stellarv1.BGPPeerSpec) bool { return p.ASN == bgp.LocalASN }
-
 // PeerDefinitionFor renders one peer session as MetalLB should run it in mode. Fields the mode
 // cannot take are left out (a BGPPeer carrying them stops every session of a native speaker) and
 // reported.

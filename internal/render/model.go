@@ -38,7 +38,6 @@ const (
 const (
 	PortCorePeer      = 11625
 	PortCoreHTTP      = 11626
-	PortCaptivePeer   = 11725
 	PortHorizon       = 8000
 	PortHorizonAdmin  = 6000
 	PortRPC           = 8000
