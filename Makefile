@@ -42,7 +42,7 @@ vet:
 ## The full verbose log goes to .local/test.log; the console shows each test and package result.
 test: verify-generated fmt vet
 	@mkdir -p .local
-	@KUBEBUILDER_ASSETS="$$(hack/k8s-binaries.sh)" go test -count=1 -timeout 20m -v ./... > .local/test.log 2>&1; rc=$$?; \
+	@rc=0; KUBEBUILDER_ASSETS="$$(hack/k8s-binaries.sh)" go test -count=1 -timeout 20m -v ./... > .local/test.log 2>&1 || rc=$$?; \
 	  grep -E '^(--- (PASS|FAIL|SKIP)|ok |FAIL|PASS$$|SKIP|Started a real kube-apiserver)' .local/test.log || true; \
 	  if [ $$rc -ne 0 ]; then echo "== failures (full log: .local/test.log)"; grep -B2 -A25 -E '^(--- FAIL|FAIL|panic:)' .local/test.log | head -300; fi; \
 	  exit $$rc

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -164,4 +165,24 @@ func deleteAllNodes(t *testing.T, ns string) {
 		}
 		return nil
 	})
+}
+
+// mutate re-reads obj, applies change and writes it (its status, with status true), retrying on
+// conflicts: the operator writes the same objects concurrently.
+func mutate[T client.Object](t testing.TB, obj T, status bool, change func(T)) {
+	t.Helper()
+	ctx := context.Background()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := env.k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		change(obj)
+		if status {
+			return env.k8s.Status().Update(ctx, obj)
+		}
+		return env.k8s.Update(ctx, obj)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

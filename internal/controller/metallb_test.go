@@ -78,10 +78,9 @@ func TestHorizonAnycastVerbatimGivesTheSpecsMetalLBObjects(t *testing.T) {
 
 	// MetalLB's controller assigns the IP (envtest has none: the test writes it) and its speaker
 	// reports which node announces to which peer.
-	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "192.0.2.100"}}
-	if err := env.k8s.Status().Update(ctx, svc); err != nil {
-		t.Fatal(err)
-	}
+	mutate(t, svc, true, func(s *corev1.Service) {
+		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "192.0.2.100"}}
+	})
 	bgpStatus := &metallbv1beta1.ServiceBGPStatus{ObjectMeta: metav1.ObjectMeta{Name: "speaker-us-east-1", Namespace: metallbNamespace}}
 	if err := env.k8s.Create(ctx, bgpStatus); err != nil {
 		t.Fatal(err)
@@ -233,14 +232,7 @@ func TestAConflictingPeerIsReportedOnTheLaterNodeAndGracefulRestartChangesRecrea
 	}
 
 	// enableGracefulRestart is immutable in MetalLB: turning it off rebuilds the BGPPeer.
-	current := &stellarv1.StellarNode{}
-	if err := get(ctx, ns, first.Name, current); err != nil {
-		t.Fatal(err)
-	}
-	current.Spec.LoadBalancer.BGP.Peers[0].GracefulRestart = ptr.To(false)
-	if err := env.k8s.Update(ctx, current); err != nil {
-		t.Fatal(err)
-	}
+	mutate(t, first, false, func(n *stellarv1.StellarNode) { n.Spec.LoadBalancer.BGP.Peers[0].GracefulRestart = ptr.To(false) })
 	eventually(t, 20*time.Second, "the BGPPeer without graceful restart", func() error {
 		p := &metallbv1beta2.BGPPeer{}
 		if err := get(ctx, metallbNamespace, peerName, p); err != nil {
@@ -305,14 +297,7 @@ func TestTurningTheLoadBalancerOffRemovesItsObjects(t *testing.T) {
 	peerName, advName := "stellar-peer-192-0-2-204", "stellar-"+ns+"-switch"
 	waitFor(t, metallbNamespace, peerName, &metallbv1beta2.BGPPeer{})
 	waitFor(t, metallbNamespace, advName, &metallbv1beta1.BGPAdvertisement{})
-	current := &stellarv1.StellarNode{}
-	if err := get(ctx, ns, node.Name, current); err != nil {
-		t.Fatal(err)
-	}
-	current.Spec.LoadBalancer.Enabled = ptr.To(false)
-	if err := env.k8s.Update(ctx, current); err != nil {
-		t.Fatal(err)
-	}
+	mutate(t, node, false, func(n *stellarv1.StellarNode) { n.Spec.LoadBalancer.Enabled = ptr.To(false) })
 	eventually(t, 20*time.Second, "the load balancer's objects to go", func() error {
 		for _, o := range []struct {
 			ns, name string

@@ -45,7 +45,6 @@ func assertNoWrites(t *testing.T, ns, name string) {
 }
 
 func TestValidatorGetsAWorkingStatefulSetConfigAndGeneratedSeed(t *testing.T) {
-	ctx := context.Background()
 	ns := newNamespace(t)
 	node := create(t, ns, readExample(t, "validator-testnet.yaml"))
 
@@ -111,10 +110,9 @@ func TestValidatorGetsAWorkingStatefulSetConfigAndGeneratedSeed(t *testing.T) {
 	assertNoWrites(t, ns, node.Name)
 
 	// A pod becoming ready (the StatefulSet controller's job; envtest has none) makes the node Ready.
-	sts.Status.Replicas, sts.Status.ReadyReplicas, sts.Status.AvailableReplicas = 1, 1, 1
-	if err := env.k8s.Status().Update(ctx, sts); err != nil {
-		t.Fatal(err)
-	}
+	mutate(t, sts, true, func(s *appsv1.StatefulSet) {
+		s.Status.Replicas, s.Status.ReadyReplicas, s.Status.AvailableReplicas = 1, 1, 1
+	})
 	waitForCondition(t, ns, node.Name, stellarv1.ConditionReady, metav1.ConditionTrue, stellarv1.ReasonPodsReady)
 	assertNoWrites(t, ns, node.Name)
 }
@@ -307,14 +305,9 @@ func TestPruneRemovesOnlyWhatTheNodeNoLongerWants(t *testing.T) {
 		StringData: map[string]string{"DATABASE_URL": "postgres://u:p@db.example.com/horizon"}}); err != nil {
 		t.Fatal(err)
 	}
-	current := &stellarv1.StellarNode{}
-	if err := get(ctx, ns, node.Name, current); err != nil {
-		t.Fatal(err)
-	}
-	current.Spec.Horizon.DatabaseSecretRef = &stellarv1.SecretKeyRef{Name: "my-db"}
-	if err := env.k8s.Update(ctx, current); err != nil {
-		t.Fatal(err)
-	}
+	mutate(t, node, false, func(n *stellarv1.StellarNode) {
+		n.Spec.Horizon.DatabaseSecretRef = &stellarv1.SecretKeyRef{Name: "my-db"}
+	})
 	eventually(t, 20*time.Second, "the managed database to be pruned", func() error {
 		if err := notFound(ctx, ns, node.Name+"-postgres", &appsv1.StatefulSet{}); err != nil {
 			return err
