@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
 )
@@ -49,6 +50,10 @@ func LoadBalancer(node *stellarv1.StellarNode, facts ClusterFacts) []Problem {
 			return []Problem{Errorf("spec.loadBalancer.loadBalancerIP", stellarv1.ReasonInvalidSpec, fmt.Sprintf("%q is not an IP address", lb.LoadBalancerIP))}
 		}
 	}
+	if lb.AddressPool != "" && len(validation.IsDNS1123Label(lb.AddressPool)) > 0 {
+		return []Problem{Errorf("spec.loadBalancer.addressPool", stellarv1.ReasonInvalidSpec,
+			fmt.Sprintf("%q is not a valid IPAddressPool name (lowercase letters, digits and '-', at most 63)", lb.AddressPool))}
+	}
 	poolPrefix := 0
 	if lb.AddressPool != "" {
 		if addresses, foreign := facts.PoolAddresses[lb.AddressPool]; foreign {
@@ -76,6 +81,10 @@ func LoadBalancer(node *stellarv1.StellarNode, facts ClusterFacts) []Problem {
 		return problems
 	}
 	bgp := lb.BGP
+	if bgp.BFDProfile != "" && len(validation.IsDNS1123Label(bgp.BFDProfile)) > 0 {
+		problems = append(problems, Errorf("spec.loadBalancer.bgp.bfdProfile", stellarv1.ReasonInvalidSpec,
+			fmt.Sprintf("%q is not a valid BFDProfile name", bgp.BFDProfile)))
+	}
 	if lb.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyCluster {
 		problems = append(problems, Warnf("spec.loadBalancer.externalTrafficPolicy", stellarv1.ReasonNoHealthDrivenWithdrawal,
 			"with externalTrafficPolicy Cluster every node announces the IP while any pod anywhere is ready: an unsynced region keeps its route; use Local for health-driven anycast failover"))

@@ -67,6 +67,10 @@ func TestLoadBalancerRules(t *testing.T) {
 			n.Spec.LoadBalancer.AddressPool = "edge"
 			n.Spec.LoadBalancer.BGP.Advertisement = &stellarv1.BGPAdvertisementSpec{AggregationLength: 24}
 		}, validate.ClusterFacts{PoolAddresses: map[string][]string{"edge": {"192.0.2.0/24"}}}, "", "", ""},
+		{"an addressPool that is no valid name is rejected (the CLI has no admission)", func(n *stellarv1.StellarNode) { n.Spec.LoadBalancer.AddressPool = "Bad_Pool" },
+			validate.ClusterFacts{}, stellarv1.ReasonInvalidSpec, validate.SeverityError, "spec.loadBalancer.addressPool"},
+		{"a bfdProfile that is no valid name is rejected", func(n *stellarv1.StellarNode) { n.Spec.LoadBalancer.BGP.BFDProfile = "Fast BFD" },
+			validate.ClusterFacts{}, stellarv1.ReasonInvalidSpec, validate.SeverityError, "spec.loadBalancer.bgp.bfdProfile"},
 		{"an IPv6 anycast IP in native mode is a warning", func(n *stellarv1.StellarNode) { n.Spec.LoadBalancer.LoadBalancerIP = "2001:db8::100" },
 			validate.ClusterFacts{Native: true}, stellarv1.ReasonUnsupportedByMetalLB, validate.SeverityWarning, "spec.loadBalancer.loadBalancerIP"},
 	}
