@@ -28,7 +28,7 @@ const (
 )
 
 // StellarNodeSpec is the desired state of one Stellar service.
-// +kubebuilder:validation:XValidation:rule="self.nodeType != 'Validator' || !has(self.replicas) || self.replicas == 1",fieldPath=".replicas",message="a Validator runs exactly 1 replica: each validator needs its own seed"
+// +kubebuilder:validation:XValidation:rule="self.nodeType != 'Validator' || !has(self.replicas) || self.replicas <= 1",fieldPath=".replicas",message="a Validator runs at most 1 replica: each validator needs its own seed"
 // +kubebuilder:validation:XValidation:rule="self.network != 'Custom' || has(self.customNetwork)",fieldPath=".customNetwork",message="customNetwork (passphrase and historyArchiveURLs) is required when network is Custom"
 // +kubebuilder:validation:XValidation:rule="!has(self.customNetwork) || self.network == 'Custom'",fieldPath=".customNetwork",message="customNetwork is only allowed when network is Custom"
 // +kubebuilder:validation:XValidation:rule="!has(self.validator) || self.nodeType == 'Validator'",fieldPath=".validator",message="validator settings are only allowed when nodeType is Validator"
@@ -63,7 +63,8 @@ type StellarNodeSpec struct {
 	// +kubebuilder:validation:MaxLength=512
 	Image string `json:"image,omitempty"`
 
-	// replicas is the number of pods. A Validator always runs exactly one.
+	// replicas is the number of pods (a Validator: 0 or 1). `kubectl scale stellarnode` sets it; the
+	// operator owns the workload's replicas, so scaling the Deployment or StatefulSet directly is undone.
 	// +optional
 	// +kubebuilder:default=1
 	// +kubebuilder:validation:Minimum=0
@@ -648,6 +649,9 @@ type StellarNodeStatus struct {
 	// replicas and readyReplicas of the workload.
 	// +optional
 	Replicas int32 `json:"replicas,omitempty"`
+	// selector of the workload's pods, for the scale subresource.
+	// +optional
+	Selector string `json:"selector,omitempty"`
 	// +optional
 	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
 
@@ -730,6 +734,7 @@ type SyncStatus struct {
 // StellarNode runs one Stellar service (validator, Horizon or Stellar RPC) and exposes it through MetalLB.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
+// +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.replicas,selectorpath=.status.selector
 // +kubebuilder:resource:shortName=sn,categories=stellar
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.nodeType`
 // +kubebuilder:printcolumn:name="Network",type=string,JSONPath=`.spec.network`

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -411,4 +412,37 @@ func hasEvent(ctx context.Context, ns, name, reason string) error {
 func deletedOrTerminating(ctx context.Context, ns, name string, obj client.Object) bool {
 	err := get(ctx, ns, name, obj)
 	return apierrors.IsNotFound(err) || (err == nil && !obj.GetDeletionTimestamp().IsZero())
+}
+
+// The spec's failover drill scales a node to zero. The operator owns the workload's replicas, so
+// the node is what gets scaled: `kubectl scale stellarnode` goes through the scale subresource.
+func TestScalingTheNodeScalesItsWorkload(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t)
+	node := create(t, ns, readExample(t, "horizon-testnet.yaml"))
+	waitFor(t, ns, node.Name, &appsv1.Deployment{})
+	scale := &autoscalingv1.Scale{Spec: autoscalingv1.ScaleSpec{Replicas: 0}}
+	if err := env.k8s.SubResource("scale").Update(ctx, node, client.WithSubResourceBody(scale)); err != nil {
+		t.Fatalf("scaling the StellarNode: %v", err)
+	}
+	eventually(t, 20*time.Second, "the Deployment at 0 replicas", func() error {
+		d := &appsv1.Deployment{}
+		if err := get(ctx, ns, node.Name, d); err != nil {
+			return err
+		}
+		if *d.Spec.Replicas != 0 {
+			return fmt.Errorf("replicas = %d", *d.Spec.Replicas)
+		}
+		return nil
+	})
+	got := waitForCondition(t, ns, node.Name, stellarv1.ConditionReady, metav1.ConditionFalse, stellarv1.ReasonScaledToZero)
+	if got.Status.Selector == "" {
+		t.Error("status.selector is empty: the scale subresource cannot report pods")
+	}
+	// A Validator can be stopped (0) but never doubled.
+	v := create(t, ns, readExample(t, "validator-testnet.yaml"))
+	err := env.k8s.SubResource("scale").Update(ctx, v, client.WithSubResourceBody(&autoscalingv1.Scale{Spec: autoscalingv1.ScaleSpec{Replicas: 2}}))
+	if err == nil || !strings.Contains(err.Error(), "spec.replicas") {
+		t.Fatalf("scaling a validator to 2 = %v", err)
+	}
 }

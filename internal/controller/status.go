@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
 	"github.com/stellar-operator/stellar-operator/internal/render"
@@ -92,6 +93,7 @@ func setStatus(s *scope, reconcileErr error) {
 		return
 	}
 	node.Status.Image = render.Image(node)
+	node.Status.Selector = labels.SelectorFromSet(render.SelectorLabels(node)).String()
 	if node.Spec.NodeType == stellarv1.NodeTypeValidator {
 		node.Status.PublicKey = s.publicKey
 	}

@@ -156,11 +156,11 @@ const (
 
 // Replicas is the desired number of pods.
 func Replicas(node *stellarv1.StellarNode) int32 {
-	if node.Spec.NodeType == stellarv1.NodeTypeValidator {
-		return 1
-	}
 	if node.Spec.Replicas == nil {
 		return 1
+	}
+	if node.Spec.NodeType == stellarv1.NodeTypeValidator && *node.Spec.Replicas > 1 {
+		return 1 // admission refuses more; the CLI has no admission
 	}
 	return *node.Spec.Replicas
 }
