@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -466,7 +467,7 @@ func bgpObjects(node *stellarv1.StellarNode, m MetalLBFacts, pools []string) ([]
 }
 
 func equalDefinitions(a, b PeerDefinition) bool {
-	return a.PasswordRef == b.PasswordRef && fmt.Sprintf("%+v", a.Spec) == fmt.Sprintf("%+v", b.Spec)
+	return a.PasswordRef == b.PasswordRef && equality.Semantic.DeepEqual(a.Spec, b.Spec)
 }
 
 // lbService is the node's LoadBalancer Service. It is separate from the ClusterIP Service so that

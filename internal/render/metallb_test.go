@@ -263,3 +263,21 @@ func hasReason(problems []validate.Problem, reason string) bool {
 	}
 	return false
 }
+
+// A later node defining the shared router exactly like the oldest one is no conflict: it renders
+// the same BGPPeer (an unchanged apply) and carries no warning.
+func TestAnIdenticalPeerDefinitionIsNoConflict(t *testing.T) {
+	node := readExample(t, "../../examples/horizon-anycast.yaml")
+	facts := testFacts(node, render.BGPModeFRRK8s)
+	older := node.DeepCopy()
+	older.Name = "older"
+	def, _ := render.PeerDefinitionFor(older, 0, render.BGPModeFRRK8s)
+	facts.MetalLB.PeerWinners = map[string]render.PeerClaim{render.PeerName(older.Spec.LoadBalancer.BGP.Peers[0]): {Node: "stellar/older", Definition: def}}
+	result := render.Desired(node, facts)
+	if hasReason(result.Problems, stellarv1.ReasonPeerConflict) {
+		t.Fatalf("identical definitions reported as a conflict: %v", result.Problems)
+	}
+	if len(find[*metallbv1beta2.BGPPeer](result.Objects)) != 1 {
+		t.Error("the node does not render the shared BGPPeer it defines identically")
+	}
+}
