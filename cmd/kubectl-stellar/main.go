@@ -52,12 +52,8 @@ func run(args []string, stdout io.Writer) (int, error) {
 	}
 	code := 0
 	for _, node := range nodes {
-		seed, _ := render.SeedSecret(node)
-		db, _ := render.DatabaseSecret(node)
-		// Offline, MetalLB is assumed installed with no objects of its own: what the operator would
-		// create in an empty cluster.
-		result := render.Desired(node, render.Facts{OperatorImage: *image, ValidatorSeedSecret: seed, DatabaseSecret: db,
-			MetalLB: render.MetalLBFacts{Installed: true, Namespace: *metallbNamespace, Mode: render.BGPMode(*mode)}})
+		// Offline: what the operator would create in a cluster with an empty MetalLB.
+		result := render.Desired(node, render.EmptyClusterFacts(node, *image, *metallbNamespace, render.BGPMode(*mode)))
 		if args[0] == "lint" {
 			for _, p := range result.Problems {
 				fmt.Fprintf(stdout, "%s/%s: %s %s: %s: %s\n", node.Namespace, node.Name, p.Severity, p.Reason, p.Field, p.Message)

@@ -55,10 +55,7 @@ func TestTheRenderedHealthSidecarServesReadiness(t *testing.T) {
 	port := freePort(t)
 	node.Spec.LoadBalancer.HealthCheckPort = int32(port)
 	node.Spec.HealthCheck = &stellarv1.HealthCheckSpec{PeriodSeconds: ptr.To[int32](1)}
-	seed, _ := render.SeedSecret(node)
-	db, _ := render.DatabaseSecret(node)
-	result := render.Desired(node, render.Facts{OperatorImage: "x", ValidatorSeedSecret: seed, DatabaseSecret: db,
-		MetalLB: render.MetalLBFacts{Installed: true, Namespace: "metallb-system", Mode: render.BGPModeFRRK8s}})
+	result := render.Desired(node, render.EmptyClusterFacts(node, "x", "metallb-system", render.BGPModeFRRK8s))
 	var args []string
 	for _, obj := range result.Objects {
 		if d, ok := obj.(*appsv1.Deployment); ok {

@@ -40,10 +40,7 @@ func BenchmarkConvergedNode(b *testing.B) {
 	})
 
 	b.Run("baseline-apply-unchanged", func(b *testing.B) {
-		facts := render.Facts{OperatorImage: testOperatorImage, MetalLB: render.MetalLBFacts{Installed: true, Namespace: metallbNamespace, Mode: render.BGPModeFRRK8s}}
-		facts.ValidatorSeedSecret, _ = render.SeedSecret(node)
-		facts.DatabaseSecret, _ = render.DatabaseSecret(node)
-		objects := render.Desired(node, facts).Objects
+		objects := render.Desired(node, render.EmptyClusterFacts(node, testOperatorImage, metallbNamespace, render.BGPModeFRRK8s)).Objects
 		before := env.reconcilerWrites.Load()
 		for b.Loop() {
 			for _, obj := range objects {

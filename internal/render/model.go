@@ -68,6 +68,20 @@ type Facts struct {
 	Discovery DiscoveryFacts
 }
 
+// EmptyClusterFacts are what the operator would observe for node in a cluster where MetalLB is
+// installed (in metallbNamespace, BGP mode) and holds nothing yet: the node's own Secret
+// references, no foreign pools or peers. The CLI renders offline with them.
+func EmptyClusterFacts(node *stellarv1.StellarNode, operatorImage, metallbNamespace string, mode BGPMode) Facts {
+	seed, _ := SeedSecret(node)
+	db, _ := DatabaseSecret(node)
+	return Facts{
+		OperatorImage:       operatorImage,
+		ValidatorSeedSecret: seed,
+		DatabaseSecret:      db,
+		MetalLB:             MetalLBFacts{Installed: true, Namespace: metallbNamespace, Mode: mode},
+	}
+}
+
 // SecretRef is a resolved Secret key.
 type SecretRef struct {
 	Name string

@@ -34,10 +34,7 @@ func readExample(t *testing.T, path string) *stellarv1.StellarNode {
 }
 
 func testFacts(node *stellarv1.StellarNode, mode render.BGPMode) render.Facts {
-	seed, _ := render.SeedSecret(node)
-	db, _ := render.DatabaseSecret(node)
-	return render.Facts{OperatorImage: "stellar-operator:test", ValidatorSeedSecret: seed, DatabaseSecret: db,
-		MetalLB: render.MetalLBFacts{Installed: true, Namespace: "metallb-system", Mode: mode}}
+	return render.EmptyClusterFacts(node, "stellar-operator:test", "metallb-system", mode)
 }
 
 // Every example renders without an error problem, and its rendered objects match the golden file.
