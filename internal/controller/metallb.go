@@ -178,11 +178,7 @@ func (r *Reconciler) readPeerPasswords(ctx context.Context, s *scope) error {
 		if p.PasswordSecretRef == nil {
 			continue
 		}
-		ref := render.SecretRef{Name: p.PasswordSecretRef.Name, Key: p.PasswordSecretRef.Key}
-		if ref.Key == "" {
-			ref.Key = render.MD5PasswordKey
-		}
-		value, problem, err := r.secretValue(ctx, s.node.Namespace, ref, fmt.Sprintf("spec.loadBalancer.bgp.peers[%d].passwordSecretRef", i))
+		value, problem, err := r.secretValue(ctx, s.node.Namespace, render.PeerPasswordSecret(p), fmt.Sprintf("spec.loadBalancer.bgp.peers[%d].passwordSecretRef", i))
 		if err != nil {
 			return err
 		}

@@ -181,6 +181,12 @@ func PeerName(p stellarv1.BGPPeerSpec) string {
 	return name
 }
 
+// PeerPasswordSecret resolves a peer's passwordSecretRef (key default "password"); call it only
+// when the peer has one.
+func PeerPasswordSecret(p stellarv1.BGPPeerSpec) SecretRef {
+	return SecretRef{Name: p.PasswordSecretRef.Name, Key: defaultString(p.PasswordSecretRef.Key, MD5PasswordKey)}
+}
+
 // PeerPasswordSecretName is the basic-auth copy of a peer's MD5 password in MetalLB's namespace.
 func PeerPasswordSecretName(p stellarv1.BGPPeerSpec) string { return PeerName(p) + "-md5" }
 
@@ -289,7 +295,8 @@ func PeerDefinitionFor(node *stellarv1.StellarNode, i int, mode BGPMode) (PeerDe
 	def := PeerDefinition{Spec: spec}
 	if p.PasswordSecretRef != nil {
 		def.Spec.PasswordSecret = corev1.SecretReference{Name: PeerPasswordSecretName(p)}
-		def.PasswordRef = node.Namespace + "/" + p.PasswordSecretRef.Name + "/" + defaultString(p.PasswordSecretRef.Key, MD5PasswordKey)
+		ref := PeerPasswordSecret(p)
+		def.PasswordRef = node.Namespace + "/" + ref.Name + "/" + ref.Key
 	}
 	return def, problems
 }
