@@ -60,7 +60,31 @@ func TestKustomizeBasesAreComplete(t *testing.T) {
 
 func TestEmbeddedCRDsParse(t *testing.T) {
 	crds, err := config.CRDs()
-	if err != nil || len(crds) != 1 || crds[0].Spec.Names.Kind != "StellarNode" {
-		t.Fatalf("crds = %v, %v", crds, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for _, crd := range crds {
+		kinds[crd.Spec.Names.Kind] = true
+	}
+	if len(crds) != 2 || !kinds["StellarNode"] || !kinds["LoadBalancerPolicy"] {
+		t.Fatalf("CRD kinds = %v", kinds)
+	}
+}
+
+// Every generated CRD is installed by kustomize too.
+func TestKustomizeInstallsEveryCRD(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("crd", "kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bases, err := filepath.Glob(filepath.Join("crd", "bases", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bases {
+		if !bytes.Contains(data, []byte("bases/"+filepath.Base(b))) {
+			t.Errorf("config/crd/kustomization.yaml does not list %s", b)
+		}
 	}
 }

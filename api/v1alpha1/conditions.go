@@ -11,6 +11,10 @@ const (
 	// ConditionMetalLBSupported is False when MetalLB's BGP mode cannot take some fields of the
 	// spec; its message names each one. Present only on nodes with a load balancer.
 	ConditionMetalLBSupported = "MetalLBSupported"
+	// ConditionLoadBalancerReady is True when the node's LoadBalancer Service and MetalLB objects
+	// are written and MetalLB assigned the address; False with the reason that stops it. Present
+	// only on nodes with a load balancer.
+	ConditionLoadBalancerReady = "LoadBalancerReady"
 )
 
 // Condition reasons. They are part of the API: alerts and users match on them.
@@ -27,6 +31,15 @@ const (
 	ReasonSecretKeyMissing = "SecretKeyMissing"
 	ReasonInvalidSeed      = "InvalidSeed"
 	ReasonReconcileError   = "ReconcileError"
+	// ReasonApplyFailed: the apiserver refused a write (forbidden, invalid, denied by a webhook or
+	// an admission policy); the message carries its answer.
+	ReasonApplyFailed = "ApplyFailed"
+	// ReasonSeedSecretLost: a validator that had an identity lost its seed Secret; the operator
+	// will not mint a new identity.
+	ReasonSeedSecretLost = "SeedSecretLost"
+	// ReasonDatabaseSecretLost: the managed database's password Secret is gone while its data
+	// exists; a new password would not open it.
+	ReasonDatabaseSecretLost = "DatabaseSecretLost"
 
 	// Load balancer reasons.
 	ReasonMetalLBNotInstalled      = "MetalLBNotInstalled"
@@ -41,6 +54,17 @@ const (
 	ReasonAggregationTooShort      = "AggregationShorterThanPool"
 	ReasonInvalidBGP               = "InvalidBGPConfig"
 	ReasonMetalLBConfigInvalid     = "MetalLBConfigInvalid"
+	ReasonAddressInForeignPool     = "AddressInForeignPool"
+	ReasonAddressInAnotherPool     = "AddressInAnotherPool"
+	ReasonMyASNConflict            = "MyASNConflict"
+	ReasonRouterIDConflict         = "RouterIDConflict"
+	ReasonAdvertisementWouldWiden  = "AdvertisementWouldWiden"
+	ReasonLocalPrefConflict        = "LocalPrefConflict"
+	ReasonNoUsablePeer             = "NoUsablePeer"
+	ReasonBFDEchoWithIPv6          = "BFDEchoWithIPv6"
+	ReasonNotAllowedByPolicy       = "NotAllowedByPolicy"
+	ReasonAddressAssigned          = "AddressAssigned"
+	ReasonAddressPending           = "AddressPending"
 
 	// Global discovery reasons.
 	ReasonExternalDNSNeedsLoadBalancer = "ExternalDNSNeedsLoadBalancer"

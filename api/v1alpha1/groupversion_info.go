@@ -22,7 +22,7 @@ var (
 )
 
 func addKnownTypes(scheme *runtime.Scheme) error {
-	scheme.AddKnownTypes(GroupVersion, &StellarNode{}, &StellarNodeList{})
+	scheme.AddKnownTypes(GroupVersion, &StellarNode{}, &StellarNodeList{}, &LoadBalancerPolicy{}, &LoadBalancerPolicyList{})
 	metav1.AddToGroupVersion(scheme, GroupVersion)
 	return nil
 }

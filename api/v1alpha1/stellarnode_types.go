@@ -523,7 +523,7 @@ type BGPPeerSpec struct {
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=65535
 	// +kubebuilder:validation:XValidation:rule="self == 0 || self >= 3",message="holdTime must be 0 or at least 3 seconds"
-	HoldTime int32 `json:"holdTime,omitempty"`
+	HoldTime *int32 `json:"holdTime,omitempty"`
 
 	// keepaliveTime in seconds; defaults to holdTime/3 (30 with the default holdTime).
 	// Not supported by MetalLB's native BGP mode: set it only for FRR modes.
@@ -690,6 +690,9 @@ type LoadBalancerStatus struct {
 	Communities []string `json:"communities,omitempty"`
 	// +optional
 	LocalPref *int64 `json:"localPref,omitempty"`
+	// bfdProfile the node's peers use.
+	// +optional
+	BFDProfile string `json:"bfdProfile,omitempty"`
 	// +optional
 	Peers []PeerStatus `json:"peers,omitempty"`
 }

@@ -110,7 +110,12 @@ func serveLocal(ctx context.Context, f *operatorFlags, l localFlags, stdout io.W
 	}
 	fmt.Fprintf(stdout, "Control plane up at %s; kubeconfig written to %s\n", cp.Config.Host, l.kubeconfigOut)
 
-	mgr, err := operator.NewManager(cp.Config, f.cfg)
+	// The operator runs as the ServiceAccount of config/rbac, as it is deployed, not as the admin.
+	operatorConfig, err := cp.OperatorConfig(ctx)
+	if err != nil {
+		return err
+	}
+	mgr, err := operator.NewManager(operatorConfig, f.cfg)
 	if err != nil {
 		return err
 	}

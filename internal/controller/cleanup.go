@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -12,8 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
-
-	metallbv1beta1 "go.universe.tf/metallb/api/v1beta1"
 
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
 	"github.com/stellar-operator/stellar-operator/internal/render"
@@ -90,10 +89,10 @@ func (r *Reconciler) finalize(ctx context.Context, node *stellarv1.StellarNode) 
 	if err := r.finalizeMetalLB(ctx, node); err != nil {
 		return err
 	}
-	if !render.RetainsData(node) {
+	if !node.RetainsData() {
 		log.Info("Deleting data volumes and generated Secrets (retentionPolicy Delete)", "node", klog.KObj(node))
-		for _, obj := range []client.Object{&corev1.PersistentVolumeClaim{}, &corev1.Secret{}} {
-			if err := r.Client.DeleteAllOf(ctx, obj, client.InNamespace(node.Namespace), ownedBy(node)); err != nil {
+		for _, list := range []client.ObjectList{&corev1.PersistentVolumeClaimList{}, &corev1.SecretList{}} {
+			if err := r.deleteLabelled(ctx, r.APIReader, list, node.Namespace, ownedBy(node)); err != nil {
 				return fmt.Errorf("deleting data of %s: %w", node.Name, err)
 			}
 		}
@@ -125,18 +124,60 @@ func (r *Reconciler) finalizeMetalLB(ctx context.Context, node *stellarv1.Stella
 		}
 	}
 	ns := r.Options.MetalLBNamespace
-	for _, obj := range []client.Object{&metallbv1beta1.BGPAdvertisement{}, &metallbv1beta1.L2Advertisement{}} {
-		if err := r.Client.DeleteAllOf(ctx, obj, client.InNamespace(ns), ownedBy(node)); err != nil {
+	for _, list := range perNodeMetalLBLists() {
+		if err := r.deleteLabelled(ctx, r.metallbReader(), list, ns, ownedBy(node)); err != nil {
 			return fmt.Errorf("deleting MetalLB objects of %s: %w", node.Name, err)
 		}
 	}
-	facts := render.MetalLBFacts{Installed: true, Namespace: ns, Mode: r.Options.BGPMode}
-	scope := &scope{node: node, facts: render.Facts{MetalLB: facts}}
-	if err := r.observeForeign(ctx, scope); err != nil {
+	r.sharedMu.Lock()
+	defer r.sharedMu.Unlock()
+	m := render.MetalLBFacts{Installed: true, Namespace: ns, Mode: r.Options.BGPMode}
+	if err := r.observeMetalLBObjects(ctx, &m); err != nil {
+		return ignoreGone(err)
+	}
+	if m.Policy, err = r.observePolicy(ctx); err != nil {
 		return err
 	}
-	_, err = r.collectShared(ctx, scope.facts.MetalLB)
+	_, err = r.collectShared(ctx, m, sharedCandidates(node, m))
+	return ignoreGone(err)
+}
+
+// ignoreGone treats MetalLB's kinds having disappeared meanwhile (CRDs removed) as nothing left to
+// delete: deletion of a node must never hang on them.
+func ignoreGone(err error) error {
+	if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
+		return nil
+	}
 	return err
+}
+
+// deleteLabelled deletes, one by one, the objects of a kind that carry the given labels. It does not
+// use deletecollection: the shipped RBAC does not grant it, and one object that cannot be deleted
+// must not hide the others. Objects already gone, or whose kind is no longer served (MetalLB's CRDs
+// removed meanwhile), count as deleted.
+func (r *Reconciler) deleteLabelled(ctx context.Context, reader client.Reader, list client.ObjectList, namespace string, labels client.MatchingLabels) error {
+	if err := reader.List(ctx, list, client.InNamespace(namespace), labels); err != nil {
+		if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, item := range items {
+		obj, ok := item.(client.Object)
+		if !ok {
+			continue
+		}
+		logf.FromContext(ctx).Info("Deleting object", "object", klog.KObj(obj), "type", fmt.Sprintf("%T", obj))
+		if err := r.Client.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) && !meta.IsNoMatchError(err) {
+			errs = append(errs, fmt.Errorf("deleting %s: %w", obj.GetName(), err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func objectID(obj client.Object) string {

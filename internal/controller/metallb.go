@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sort"
 	"strings"
 
@@ -10,9 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	metallbv1beta1 "go.universe.tf/metallb/api/v1beta1"
 	metallbv1beta2 "go.universe.tf/metallb/api/v1beta2"
@@ -22,8 +21,10 @@ import (
 	"github.com/stellar-operator/stellar-operator/internal/validate"
 )
 
-// +kubebuilder:rbac:groups=metallb.io,resources=ipaddresspools;bgppeers;bgpadvertisements;l2advertisements;bfdprofiles,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=metallb.io,resources=servicebgpstatuses;configurationstates;communities,verbs=get;list;watch
+// MetalLB's objects are written in its namespace only; servicebgpstatuses and configurationstates
+// are read to report what MetalLB announces and whether it accepts its configuration.
+// +kubebuilder:rbac:groups=metallb.io,resources=ipaddresspools;bgppeers;bgpadvertisements;l2advertisements;bfdprofiles,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=metallb.io,resources=servicebgpstatuses;configurationstates,verbs=get;list;watch
 
 // metallbInstalled asks the apiserver (through the RESTMapper, which re-discovers on a miss)
 // whether MetalLB's CRDs exist, so a node converges once they are installed.
@@ -46,9 +47,9 @@ func (r *Reconciler) metallbReader() client.Reader {
 	return r.APIReader
 }
 
-// observeMetalLB fills the MetalLB facts: what exists in MetalLB's namespace, and what every
-// StellarNode of the cluster asks for (pools shared by IP, the winning definition of each router
-// session, other claims on the same IP).
+// observeMetalLB fills the MetalLB facts: every pool, peer, BFD profile and foreign advertisement
+// of MetalLB's namespace (MetalLB judges its configuration as a whole), which StellarNodes claim
+// what, the tenancy policy, and the node's MD5 passwords.
 func (r *Reconciler) observeMetalLB(ctx context.Context, s *scope) error {
 	m := &s.facts.MetalLB
 	m.Namespace, m.Mode = r.Options.MetalLBNamespace, r.Options.BGPMode
@@ -58,122 +59,107 @@ func (r *Reconciler) observeMetalLB(ctx context.Context, s *scope) error {
 		return err
 	}
 	m.Installed = true
-	if err := r.observeForeign(ctx, s); err != nil {
-		return err
-	}
-	if !render.LBEnabled(s.node) {
+	if !usesSharedObjects(s.node) {
 		return nil
 	}
-	nodes, err := r.lbNodes(ctx)
-	if err != nil {
+	if err := r.observeMetalLBObjects(ctx, m); err != nil {
 		return err
 	}
-	m.PoolAddresses, m.PeerWinners, m.SameIP = clusterClaims(s.node, nodes, *m)
+	if m.Policy, err = r.observePolicy(ctx); err != nil {
+		return err
+	}
+	s.claims = &cacheClaims{ctx: ctx, reader: r.Client}
+	m.Claims = s.claims
+	if !s.node.LoadBalancerEnabled() {
+		return nil
+	}
 	return r.readPeerPasswords(ctx, s)
 }
 
-// observeForeign records the pools and BFD profiles that exist and are not the operator's: they
-// are used as they are and never written or deleted.
-func (r *Reconciler) observeForeign(ctx context.Context, s *scope) error {
-	m := &s.facts.MetalLB
+// observeMetalLBObjects lists MetalLB's configuration objects, the operator's and everyone else's.
+func (r *Reconciler) observeMetalLBObjects(ctx context.Context, m *render.MetalLBFacts) error {
 	reader := r.metallbReader()
+	in := client.InNamespace(m.Namespace)
 	pools := &metallbv1beta1.IPAddressPoolList{}
-	if err := reader.List(ctx, pools, client.InNamespace(m.Namespace)); err != nil {
+	if err := reader.List(ctx, pools, in); err != nil {
 		return fmt.Errorf("listing IPAddressPools: %w", err)
 	}
-	m.ForeignPools = map[string][]string{}
+	m.Pools = nil
 	for _, p := range pools.Items {
-		if !ours(&p) {
-			m.ForeignPools[p.Name] = p.Spec.Addresses
-		}
+		m.Pools = append(m.Pools, render.ExistingPool{Name: p.Name, Ours: ours(&p), Addresses: p.Spec.Addresses, Allocation: p.Spec.AllocateTo})
+	}
+	peers := &metallbv1beta2.BGPPeerList{}
+	if err := reader.List(ctx, peers, in); err != nil {
+		return fmt.Errorf("listing BGPPeers: %w", err)
+	}
+	m.Peers = nil
+	for _, p := range peers.Items {
+		m.Peers = append(m.Peers, render.ExistingPeer{Name: p.Name, Ours: ours(&p), Spec: p.Spec})
 	}
 	profiles := &metallbv1beta1.BFDProfileList{}
-	if err := reader.List(ctx, profiles, client.InNamespace(m.Namespace)); err != nil {
+	if err := reader.List(ctx, profiles, in); err != nil {
 		return fmt.Errorf("listing BFDProfiles: %w", err)
 	}
-	m.ForeignBFDProfiles = map[string]bool{}
+	m.BFDProfiles = nil
 	for _, p := range profiles.Items {
-		if !ours(&p) {
-			m.ForeignBFDProfiles[p.Name] = true
+		m.BFDProfiles = append(m.BFDProfiles, render.ExistingBFDProfile{Name: p.Name, Ours: ours(&p), EchoMode: p.Spec.EchoMode != nil && *p.Spec.EchoMode})
+	}
+	advertisements := &metallbv1beta1.BGPAdvertisementList{}
+	if err := reader.List(ctx, advertisements, in); err != nil {
+		return fmt.Errorf("listing BGPAdvertisements: %w", err)
+	}
+	m.Advertisements = nil
+	for _, a := range advertisements.Items {
+		if !ours(&a) {
+			m.Advertisements = append(m.Advertisements, a)
 		}
 	}
 	return nil
 }
 
-// lbNodes are the StellarNodes of the cluster with a load balancer, oldest first: the oldest
-// node's definition of a shared router session wins.
-func (r *Reconciler) lbNodes(ctx context.Context) ([]stellarv1.StellarNode, error) {
-	list := &stellarv1.StellarNodeList{}
-	if err := r.Client.List(ctx, list); err != nil {
-		return nil, fmt.Errorf("listing StellarNodes: %w", err)
-	}
-	var out []stellarv1.StellarNode
-	for _, n := range list.Items {
-		if render.LBEnabled(&n) && n.DeletionTimestamp.IsZero() {
-			out = append(out, n)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
-			return a.CreationTimestamp.Before(&b.CreationTimestamp)
-		}
-		return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
-	})
-	return out, nil
+// cacheClaims answers render.Claims from the cache's StellarNode indexes: a node's siblings are
+// found without walking every node of the cluster.
+type cacheClaims struct {
+	ctx    context.Context
+	reader client.Reader
+	err    error
 }
 
-// clusterClaims derives, from every load-balanced node, the addresses of each operator-owned pool,
-// the winning definition of each router session, and the other claims on this node's IP. Pure.
-func clusterClaims(self *stellarv1.StellarNode, nodes []stellarv1.StellarNode, m render.MetalLBFacts) (map[string][]string, map[string]render.PeerClaim, []render.IPClaim) {
-	pools := map[string][]string{}
-	winners := map[string]render.PeerClaim{}
-	var sameIP []render.IPClaim
-	seen := map[string]map[string]bool{}
-	for i := range nodes {
-		n := &nodes[i]
-		key := n.Namespace + "/" + n.Name
-		if pool, prefix := render.PoolName(n), render.Prefix(n); pool != "" && prefix != "" {
-			if _, foreign := m.ForeignPools[pool]; !foreign {
-				if seen[pool] == nil {
-					seen[pool] = map[string]bool{}
-				}
-				if !seen[pool][prefix] {
-					seen[pool][prefix] = true
-					pools[pool] = append(pools[pool], prefix)
-				}
-			}
+func (c *cacheClaims) lookup(index, key string) []*stellarv1.StellarNode {
+	list := &stellarv1.StellarNodeList{}
+	if err := c.reader.List(c.ctx, list, client.MatchingFields{index: key}); err != nil {
+		if c.err == nil {
+			c.err = fmt.Errorf("looking up StellarNodes by %s: %w", index, err)
 		}
-		lb := n.Spec.LoadBalancer
-		if key != self.Namespace+"/"+self.Name && lb.LoadBalancerIP != "" && lb.LoadBalancerIP == self.Spec.LoadBalancer.LoadBalancerIP {
-			sameIP = append(sameIP, render.IPClaim{Node: key, Ports: render.LBPorts(n), ExternalTrafficPolicy: render.ExternalTrafficPolicy(lb)})
-		}
-		if render.LBMode(lb) != stellarv1.LoadBalancerBGP || lb.BGP == nil {
-			continue
-		}
-		for j, p := range lb.BGP.Peers {
-			name := render.PeerName(p)
-			if _, taken := winners[name]; taken {
-				continue
-			}
-			def, _ := render.PeerDefinitionFor(n, j, m.Mode)
-			winners[name] = render.PeerClaim{Node: key, Definition: def}
-		}
+		return nil
 	}
-	for _, addresses := range pools {
-		sort.Strings(addresses)
+	out := make([]*stellarv1.StellarNode, 0, len(list.Items))
+	for i := range list.Items {
+		out = append(out, &list.Items[i])
 	}
-	return pools, winners, sameIP
+	render.SortOldestFirst(out)
+	return out
+}
+
+func (c *cacheClaims) ByAddress(addr netip.Addr) []*stellarv1.StellarNode {
+	return c.lookup(render.IndexAddress, addr.String())
+}
+func (c *cacheClaims) ByPool(name string) []*stellarv1.StellarNode {
+	return c.lookup(render.IndexPool, name)
+}
+func (c *cacheClaims) ByRouter(addr netip.Addr) []*stellarv1.StellarNode {
+	return c.lookup(render.IndexRouter, addr.String())
 }
 
 // readPeerPasswords copies the MD5 passwords out of the node's Secrets for rendering the
 // basic-auth copies MetalLB needs. The values stay in memory; a missing Secret is a problem.
 func (r *Reconciler) readPeerPasswords(ctx context.Context, s *scope) error {
-	bgp := s.node.Spec.LoadBalancer.BGP
+	bgp := s.node.BGP()
 	if bgp == nil {
 		return nil
 	}
 	s.facts.MetalLB.PeerPasswords = map[int][]byte{}
+	s.facts.MetalLB.PeerPasswordProblems = map[int]validate.Problem{}
 	for i, p := range bgp.Peers {
 		if p.PasswordSecretRef == nil {
 			continue
@@ -183,10 +169,9 @@ func (r *Reconciler) readPeerPasswords(ctx context.Context, s *scope) error {
 			return err
 		}
 		if problem != nil {
-			// The session is not configured without its password; the rest of the node applies.
-			problem.Severity = validate.SeverityWarning
-			s.problems = append(s.problems, *problem)
-			s.requeue = r.Options.retryInterval()
+			// render decides what a missing password stops (the node's announcement, not its workload).
+			s.facts.MetalLB.PeerPasswordProblems[i] = *problem
+			s.requeueAtMost(r.Options.retryInterval())
 			continue
 		}
 		s.facts.MetalLB.PeerPasswords[i] = value
@@ -198,75 +183,19 @@ func ours(obj client.Object) bool {
 	return obj.GetLabels()[render.LabelManagedBy] == render.ManagerName
 }
 
-// sharedKinds are the shared MetalLB object kinds with their list types.
-func sharedKinds() map[string]client.ObjectList {
-	return map[string]client.ObjectList{
-		"IPAddressPool": &metallbv1beta1.IPAddressPoolList{},
-		"BGPPeer":       &metallbv1beta2.BGPPeerList{},
-		"BFDProfile":    &metallbv1beta1.BFDProfileList{},
-		"Secret":        &corev1.SecretList{},
-	}
-}
-
-// collectShared deletes shared MetalLB objects the operator created that no StellarNode wants any
-// more. Only objects with the operator's labels are candidates: foreign objects are never touched.
-func (r *Reconciler) collectShared(ctx context.Context, m render.MetalLBFacts) (int, error) {
-	if !m.Installed {
-		return 0, nil
-	}
-	nodes, err := r.lbNodes(ctx)
-	if err != nil {
-		return 0, err
-	}
-	wanted := map[string]bool{}
-	for i := range nodes {
-		for kind, names := range render.SharedObjectNames(&nodes[i], m) {
-			for _, name := range names {
-				wanted[kind+"/"+name] = true
-			}
-		}
-	}
-	deleted := 0
-	selector := client.MatchingLabels{render.LabelManagedBy: render.ManagerName, render.LabelShared: "true"}
-	for kind, list := range sharedKinds() {
-		reader := r.metallbReader()
-		if kind == "Secret" {
-			reader = r.APIReader
-		}
-		if err := reader.List(ctx, list, client.InNamespace(m.Namespace), selector); err != nil {
-			return deleted, fmt.Errorf("listing %s: %w", kind, err)
-		}
-		items, err := meta.ExtractList(list)
-		if err != nil {
-			return deleted, err
-		}
-		for _, item := range items {
-			obj, ok := item.(client.Object)
-			if !ok || wanted[kind+"/"+obj.GetName()] {
-				continue
-			}
-			logf.FromContext(ctx).Info("Deleting shared MetalLB object no StellarNode uses", "kind", kind, "object", klog.KObj(obj))
-			if err := r.Client.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
-				return deleted, fmt.Errorf("deleting %s %s: %w", kind, obj.GetName(), err)
-			}
-			deleted++
-		}
-	}
-	return deleted, nil
-}
-
 // perNodeMetalLBLists are the per-node MetalLB kinds, pruned and finalized by the node's labels.
 func perNodeMetalLBLists() []client.ObjectList {
 	return []client.ObjectList{&metallbv1beta1.BGPAdvertisementList{}, &metallbv1beta1.L2AdvertisementList{}}
 }
 
-// observeLoadBalancer fills the load-balancer part of status: the Service's external IP, what is
-// announced, and per-peer session state where MetalLB reports it (ServiceBGPStatus).
+// observeLoadBalancer adds what MetalLB did to the load-balancer status render intended: the
+// Service's external IP, and per peer the nodes whose speaker announces the Service
+// (ServiceBGPStatus); and surfaces MetalLB's own verdict on its configuration.
 func (r *Reconciler) observeLoadBalancer(ctx context.Context, s *scope) error {
 	node := s.node
 	node.Status.ExternalIP = ""
-	node.Status.LoadBalancer = nil
-	if !render.LBEnabled(node) || !s.facts.MetalLB.Installed {
+	s.lbAssigned = false
+	if !node.LoadBalancerEnabled() || !s.facts.MetalLB.Installed || s.intended.LoadBalancer == nil {
 		return nil
 	}
 	svc := &corev1.Service{}
@@ -274,33 +203,23 @@ func (r *Reconciler) observeLoadBalancer(ctx context.Context, s *scope) error {
 		if !apierrors.IsNotFound(err) {
 			return err
 		}
-	} else if ingress := svc.Status.LoadBalancer.Ingress; len(ingress) > 0 {
+	} else if ingress := svc.Status.LoadBalancer.Ingress; len(ingress) > 0 && ours(svc) {
 		node.Status.ExternalIP = ingress[0].IP
+		s.lbAssigned = true
 	}
-	lb := node.Spec.LoadBalancer
-	st := &stellarv1.LoadBalancerStatus{Mode: render.LBMode(lb), Pool: render.PoolName(node)}
-	if p := render.AdvertisedPrefix(node); p != "" && st.Mode == stellarv1.LoadBalancerBGP {
-		st.AdvertisedPrefixes = []string{p}
-	}
-	if lb.BGP != nil && st.Mode == stellarv1.LoadBalancerBGP {
-		st.Communities = render.Communities(lb.BGP, s.facts.MetalLB.Mode)
-		if lb.BGP.Advertisement != nil {
-			st.LocalPref = lb.BGP.Advertisement.LocalPref
-		}
+	if len(s.intended.LoadBalancer.Peers) > 0 {
 		announcing, err := r.announcingNodes(ctx, node)
 		if err != nil {
 			return err
 		}
-		for _, p := range lb.BGP.Peers {
-			name := render.PeerName(p)
-			ps := stellarv1.PeerStatus{Name: name, Address: p.Address, ASN: p.ASN, Nodes: announcing[name]}
+		for i := range s.intended.LoadBalancer.Peers {
+			ps := &s.intended.LoadBalancer.Peers[i]
+			ps.Nodes = announcing[ps.Name]
 			if len(ps.Nodes) > 0 {
 				ps.SessionState = "Announcing"
 			}
-			st.Peers = append(st.Peers, ps)
 		}
 	}
-	node.Status.LoadBalancer = st
 	return r.observeConfigurationState(ctx, s)
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -18,6 +19,7 @@ import (
 	metallbv1beta2 "go.universe.tf/metallb/api/v1beta2"
 
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
+	"github.com/stellar-operator/stellar-operator/internal/render"
 )
 
 // anycastNode is the spec's horizon-anycast block over iBGP (so LOCAL_PREF travels) with its own
@@ -59,7 +61,7 @@ func TestHorizonAnycastVerbatimGivesTheSpecsMetalLBObjects(t *testing.T) {
 		p.KeepaliveTime.Duration != 30*time.Second || !p.EnableGracefulRestart || p.BFDProfile != "stellar-bfd" {
 		t.Errorf("BGPPeer = %+v", p)
 	}
-	adv := waitFor(t, metallbNamespace, "stellar-"+ns+"-"+name, &metallbv1beta1.BGPAdvertisement{})
+	adv := waitFor(t, metallbNamespace, perNodeName(ns, name), &metallbv1beta1.BGPAdvertisement{})
 	a := adv.Spec
 	if strings.Join(a.Communities, ",") != "64512:100" || a.LocalPref != 100 || *a.AggregationLength != 32 ||
 		strings.Join(a.Peers, ",") != peer.Name || len(a.ServiceSelectors) != 1 {
@@ -130,7 +132,7 @@ func TestHorizonAnycastVerbatimGivesTheSpecsMetalLBObjects(t *testing.T) {
 func TestHorizonL2GetsAnL2AdvertisementAndItsPool(t *testing.T) {
 	ns := newNamespace(t)
 	node := create(t, ns, readExample(t, "horizon-l2.yaml"))
-	l2 := waitFor(t, metallbNamespace, "stellar-"+ns+"-"+node.Name, &metallbv1beta1.L2Advertisement{})
+	l2 := waitFor(t, metallbNamespace, perNodeName(ns, node.Name), &metallbv1beta1.L2Advertisement{})
 	if strings.Join(l2.Spec.IPAddressPools, ",") != "stellar-pool" {
 		t.Errorf("L2Advertisement pools = %v", l2.Spec.IPAddressPools)
 	}
@@ -219,7 +221,7 @@ func TestAConflictingPeerIsReportedOnTheLaterNodeAndGracefulRestartChangesRecrea
 	time.Sleep(1100 * time.Millisecond) // creationTimestamp has one-second resolution
 	later := anycastNode(t, "later", router)
 	later.Spec.LoadBalancer.LoadBalancerIP = "192.0.2.150"
-	later.Spec.LoadBalancer.BGP.Peers[0].HoldTime = 30
+	later.Spec.LoadBalancer.BGP.Peers[0].HoldTime = ptr.To[int32](30)
 	later.Spec.LoadBalancer.BGP.Peers[0].KeepaliveTime = ptr.To[int32](10)
 	create(t, ns, later)
 	got := waitForCondition(t, ns, "later", stellarv1.ConditionDegraded, metav1.ConditionTrue, stellarv1.ReasonPeerConflict)
@@ -254,9 +256,14 @@ func TestTheMD5PasswordIsCopiedForMetalLBAndNowhereElse(t *testing.T) {
 	node.Spec.LoadBalancer.LoadBalancerIP = "192.0.2.160"
 	node.Spec.LoadBalancer.BGP.Peers[0].PasswordSecretRef = &stellarv1.SecretKeyRef{Name: "router-md5"}
 	create(t, ns, node)
-	// The Secret is missing at first: a named condition, the rest of the node still applies.
+	// The Secret is missing at first: a named condition, no announcement without the password,
+	// and the rest of the node still applies.
+	waitForCondition(t, ns, node.Name, stellarv1.ConditionLoadBalancerReady, metav1.ConditionFalse, stellarv1.ReasonSecretMissing)
 	waitForCondition(t, ns, node.Name, stellarv1.ConditionDegraded, metav1.ConditionTrue, stellarv1.ReasonSecretMissing)
-	waitFor(t, ns, node.Name+"-lb", &corev1.Service{})
+	waitFor(t, ns, node.Name, &appsv1.Deployment{})
+	if err := notFound(ctx, ns, node.Name+"-lb", &corev1.Service{}); err != nil {
+		t.Errorf("the LoadBalancer Service exists without the router's password: %v", err)
+	}
 	if err := env.k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "router-md5", Namespace: ns},
 		StringData: map[string]string{"password": password}}); err != nil {
 		t.Fatal(err)
@@ -272,6 +279,11 @@ func TestTheMD5PasswordIsCopiedForMetalLBAndNowhereElse(t *testing.T) {
 	}
 	assertNoSecretIn(t, ns, nil, password)
 	assertNoSecretIn(t, metallbNamespace, nil, password)
+}
+
+// perNodeName is the name of a node's own MetalLB objects.
+func perNodeName(ns, name string) string {
+	return render.PerNodeName(&stellarv1.StellarNode{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}})
 }
 
 // nudge makes the operator look at a node now instead of at its next retry.
@@ -294,7 +306,7 @@ func TestTurningTheLoadBalancerOffRemovesItsObjects(t *testing.T) {
 	ctx := context.Background()
 	ns := newNamespace(t)
 	node := create(t, ns, anycastNode(t, "switch", "192.0.2.204"))
-	peerName, advName := "stellar-peer-192-0-2-204", "stellar-"+ns+"-switch"
+	peerName, advName := "stellar-peer-192-0-2-204", perNodeName(ns, "switch")
 	waitFor(t, metallbNamespace, peerName, &metallbv1beta2.BGPPeer{})
 	waitFor(t, metallbNamespace, advName, &metallbv1beta1.BGPAdvertisement{})
 	mutate(t, node, false, func(n *stellarv1.StellarNode) { n.Spec.LoadBalancer.Enabled = ptr.To(false) })

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -19,8 +20,9 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
@@ -36,9 +38,12 @@ import (
 const Finalizer = "stellar.org/cleanup"
 
 // DefaultRetryInterval is how soon a node waiting for something the operator does not watch looks
-// again: a user's Secret (caching every Secret of the cluster would cost memory and widen what the
-// operator holds) or MetalLB's CRDs.
+// again: MetalLB's CRDs, or a Secret whose creation a lost watch event hid.
 const DefaultRetryInterval = 30 * time.Second
+
+// DefaultSweepInterval is how often every shared MetalLB object of the operator is checked for a
+// user; per-node passes already collect what a node stops using.
+const DefaultSweepInterval = 10 * time.Minute
 
 // Options are the operator-wide settings that are not part of any StellarNode.
 type Options struct {
@@ -52,6 +57,8 @@ type Options struct {
 	RetryInterval time.Duration
 	// SyncRefresh overrides DefaultSyncRefresh.
 	SyncRefresh time.Duration
+	// SweepInterval overrides DefaultSweepInterval.
+	SweepInterval time.Duration
 	// Discovery are the cluster facts global discovery needs (apiserver version, external-dns prefix).
 	Discovery render.DiscoveryFacts
 }
@@ -70,6 +77,13 @@ func (o Options) retryInterval() time.Duration {
 	return DefaultRetryInterval
 }
 
+func (o Options) sweepInterval() time.Duration {
+	if o.SweepInterval > 0 {
+		return o.SweepInterval
+	}
+	return DefaultSweepInterval
+}
+
 // Reconciler reconciles StellarNode objects.
 type Reconciler struct {
 	Client client.Client
@@ -85,39 +99,63 @@ type Reconciler struct {
 
 	// watchesMetalLB is set when MetalLB's CRDs existed at start and its objects are cached.
 	watchesMetalLB bool
+	// sharedMu serialises the check-and-write of shared MetalLB objects (shared.go).
+	sharedMu sync.Mutex
 }
 
-// +kubebuilder:rbac:groups=stellar.org,resources=stellarnodes,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=stellar.org,resources=stellarnodes/status,verbs=get;update;patch
+// The operator's own API: nodes are patched only (finalizer), their status too; finalizers/update
+// lets it set blockOwnerDeletion on the objects a node owns.
+// +kubebuilder:rbac:groups=stellar.org,resources=stellarnodes,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=stellar.org,resources=stellarnodes/status,verbs=patch
 // +kubebuilder:rbac:groups=stellar.org,resources=stellarnodes/finalizers,verbs=update
-// +kubebuilder:rbac:groups=apps,resources=statefulsets;deployments,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=services;configmaps;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// Workloads and their configuration, written with server-side apply (create is needed when an
+// apply creates), deleted when a node stops wanting them.
+// +kubebuilder:rbac:groups=apps,resources=statefulsets;deployments,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=services;configmaps,verbs=get;list;watch;create;patch;delete
+// Claims: Horizon's captive-core claim is applied; the StatefulSets' claims are read as evidence of
+// existing data (a validator's identity, a database's password); all go under retentionPolicy Delete.
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;create;patch;delete
+// Secrets: referenced ones are read by name (values never cached: a metadata-only watch wakes
+// their nodes); generated seeds, database passwords and MD5 copies are created, patched, deleted.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// SetupWithManager registers the controller and what it watches. MetalLB's objects are watched
-// when its CRDs exist at start; otherwise nodes with a load balancer look again every 30 s.
+// SetupWithManager registers the controller, its cache indexes and what it watches. MetalLB's
+// objects are watched when its CRDs exist at start; otherwise nodes with a load balancer look
+// again every 30 s.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := setupIndexes(mgr); err != nil {
+		return err
+	}
+	// Status writes (the operator's own, each minute's sync) change no generation: they wake nobody.
+	specChanges := builder.WithPredicates(predicate.GenerationChangedPredicate{})
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&stellarv1.StellarNode{}).
+		For(&stellarv1.StellarNode{}, specChanges).
 		Owns(&corev1.ConfigMap{}).
 		Owns(&corev1.Service{}).
 		Owns(&appsv1.StatefulSet{}).
 		Owns(&appsv1.Deployment{}).
-		// A node's shared MetalLB objects depend on its siblings: wake them when one changes.
-		Watches(&stellarv1.StellarNode{}, handler.EnqueueRequestsFromMapFunc(r.loadBalancedNodes)).
+		// A node's shared MetalLB objects depend on the nodes claiming the same address, pool or
+		// router: wake exactly those when one changes.
+		Watches(&stellarv1.StellarNode{}, handler.EnqueueRequestsFromMapFunc(r.siblingsOf), specChanges).
 		// Secrets are watched by metadata only (their values are never cached): a created or
 		// rotated seed, database URL or MD5 password takes effect at once.
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.nodesReferencingSecret)).
+		Watches(&stellarv1.LoadBalancerPolicy{}, handler.EnqueueRequestsFromMapFunc(r.nodesOfPolicyChange)).
+		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.nodesInNamespace)).
 		Named("stellarnode")
 	if r.watchesMetalLB {
 		for _, obj := range []client.Object{&metallbv1beta1.IPAddressPool{}, &metallbv1beta1.BGPAdvertisement{},
 			&metallbv1beta1.L2Advertisement{}, &metallbv1beta1.BFDProfile{}, &metallbv1beta2.BGPPeer{}} {
-			b = b.Watches(obj, handler.EnqueueRequestsFromMapFunc(r.nodesOfMetalLBObject))
+			// MetalLB's controller rewrites pool status often; only spec changes matter here.
+			b = b.Watches(obj, handler.EnqueueRequestsFromMapFunc(r.nodesOfMetalLBObject), specChanges)
 		}
 		if ok, err := r.metallbInstalled("ServiceBGPStatus", "v1beta1"); err == nil && ok {
-			b = b.Watches(&metallbv1beta1.ServiceBGPStatus{}, handler.EnqueueRequestsFromMapFunc(r.nodesOfMetalLBObject))
+			b = b.Watches(&metallbv1beta1.ServiceBGPStatus{}, handler.EnqueueRequestsFromMapFunc(r.nodeOfServiceStatus))
 		}
+	}
+	if err := mgr.Add(sweeper{r: r}); err != nil {
+		return err
 	}
 	return b.Complete(r)
 }
@@ -126,73 +164,22 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 // only when MetalLB's CRDs exist before the manager starts.
 func (r *Reconciler) WatchMetalLB(watch bool) { r.watchesMetalLB = watch }
 
-// nodesOfMetalLBObject maps a MetalLB object to its node (per-node objects) or to every
-// load-balanced node (shared and foreign objects: pools, peers and profiles affect several).
-func (r *Reconciler) nodesOfMetalLBObject(ctx context.Context, obj client.Object) []reconcile.Request {
-	labels := obj.GetLabels()
-	if name, ns := labels[render.LabelNode], labels[render.LabelNodeNamespace]; name != "" && ns != "" {
-		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: ns, Name: name}}}
-	}
-	return r.loadBalancedNodes(ctx, obj)
-}
-
-// nodesReferencingSecret maps a Secret to the nodes of its namespace that name it.
-func (r *Reconciler) nodesReferencingSecret(ctx context.Context, secret client.Object) []reconcile.Request {
-	list := &stellarv1.StellarNodeList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(secret.GetNamespace())); err != nil {
-		return nil
-	}
-	var out []reconcile.Request
-	for i := range list.Items {
-		if referencesSecret(&list.Items[i], secret.GetName()) {
-			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-		}
-	}
-	return out
-}
-
-func referencesSecret(node *stellarv1.StellarNode, name string) bool {
-	spec := node.Spec
-	if v := spec.Validator; v != nil && v.SeedSecretRef != nil && v.SeedSecretRef.Name == name {
-		return true
-	}
-	if h := spec.Horizon; h != nil && h.DatabaseSecretRef != nil && h.DatabaseSecretRef.Name == name {
-		return true
-	}
-	if lb := spec.LoadBalancer; lb != nil && lb.BGP != nil {
-		for _, p := range lb.BGP.Peers {
-			if p.PasswordSecretRef != nil && p.PasswordSecretRef.Name == name {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// loadBalancedNodes lists every node with a load balancer.
-func (r *Reconciler) loadBalancedNodes(ctx context.Context, _ client.Object) []reconcile.Request {
-	list := &stellarv1.StellarNodeList{}
-	if err := r.Client.List(ctx, list); err != nil {
-		return nil
-	}
-	var out []reconcile.Request
-	for i := range list.Items {
-		if render.LBEnabled(&list.Items[i]) {
-			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-		}
-	}
-	return out
-}
-
 // scope is one reconcile pass: the node, what was observed, and what the pass found.
 type scope struct {
-	node      *stellarv1.StellarNode
-	before    *stellarv1.StellarNodeStatus
-	facts     render.Facts
-	problems  []validate.Problem
+	node     *stellarv1.StellarNode
+	before   *stellarv1.StellarNodeStatus
+	facts    render.Facts
+	claims   *cacheClaims
+	intended render.IntendedStatus
+	problems []validate.Problem
+	// publicKey is the validator's, when its seed was read.
 	publicKey string
-	wrote     int
-	requeue   time.Duration
+	// lbAssigned is true when MetalLB assigned the LoadBalancer Service its address.
+	lbAssigned bool
+	// applyErr is the write the apiserver refused, reported on the node.
+	applyErr *applyError
+	wrote    int
+	requeue  time.Duration
 }
 
 // requeueAtMost makes the pass come back no later than d.
@@ -235,32 +222,22 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		}
 	}()
 
-	if s.requeue, err = r.resolveSecrets(ctx, s); err != nil {
+	if err := r.resolveSecrets(ctx, s); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.observeMetalLB(ctx, s); err != nil {
+	desired, err := r.renderAndApplyShared(ctx, s)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if render.LBEnabled(node) && !s.facts.MetalLB.Installed {
-		// Not watched until installed: look again so the node converges once the CRDs appear.
-		s.requeue = r.Options.retryInterval()
-	}
-	desired := render.Desired(node, s.facts)
-	s.problems = append(s.problems, desired.Problems...)
 	if validate.HasErrors(s.problems) {
 		// The user must fix the spec or create what it references: retrying changes nothing.
 		log.Info("Not applying: the node has problems", "node", klog.KObj(node), "problems", len(s.problems))
 		return ctrl.Result{RequeueAfter: s.requeue}, nil
 	}
-	if err := r.applyAll(ctx, s, desired.Objects); err != nil {
+	if err := r.applyAll(ctx, s, desired, false); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.prune(ctx, s, desired.Objects); err != nil {
-		return ctrl.Result{}, err
-	}
-	deleted, err := r.collectShared(ctx, s.facts.MetalLB)
-	s.wrote += deleted
-	if err != nil {
+	if err := r.prune(ctx, s, desired); err != nil {
 		return ctrl.Result{}, err
 	}
 	if err := r.observeWorkload(ctx, s); err != nil {
@@ -275,21 +252,76 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	return ctrl.Result{RequeueAfter: s.requeue}, nil
 }
 
-func (r *Reconciler) applyAll(ctx context.Context, s *scope, objects []client.Object) error {
+// renderAndApplyShared observes MetalLB, renders the node and writes its shared MetalLB objects,
+// as one step under sharedMu for load-balanced nodes (see shared.go). It returns what is left to
+// apply.
+func (r *Reconciler) renderAndApplyShared(ctx context.Context, s *scope) ([]client.Object, error) {
+	if usesSharedObjects(s.node) {
+		r.sharedMu.Lock()
+		defer r.sharedMu.Unlock()
+	}
+	if err := r.observeMetalLB(ctx, s); err != nil {
+		return nil, err
+	}
+	if s.node.LoadBalancerEnabled() && !s.facts.MetalLB.Installed {
+		// Not watched until installed: look again so the node converges once the CRDs appear.
+		s.requeueAtMost(r.Options.retryInterval())
+	}
+	desired := render.Desired(s.node, s.facts)
+	if s.claims != nil && s.claims.err != nil {
+		return nil, s.claims.err
+	}
+	s.problems = append(s.problems, desired.Problems...)
+	s.intended = desired.Status
+	if validate.HasErrors(s.problems) {
+		return nil, nil
+	}
+	var shared, rest []client.Object
+	for _, obj := range desired.Objects {
+		if isShared(obj) {
+			shared = append(shared, obj)
+		} else {
+			rest = append(rest, obj)
+		}
+	}
+	if err := r.applyAll(ctx, s, shared, true); err != nil {
+		return nil, err
+	}
+	if s.facts.MetalLB.Installed && usesSharedObjects(s.node) {
+		deleted, err := r.collectShared(ctx, s.facts.MetalLB, sharedCandidates(s.node, s.facts.MetalLB))
+		s.wrote += deleted
+		if err != nil {
+			return nil, err
+		}
+	}
+	return rest, nil
+}
+
+// usesSharedObjects reports whether a node has, or had at its last pass, a load balancer: shared
+// MetalLB objects may then need writing or collecting.
+func usesSharedObjects(node *stellarv1.StellarNode) bool {
+	return node.LoadBalancerEnabled() || node.Status.LoadBalancer != nil
+}
+
+// applyAll applies objects; shared ones wait for the cache to show them (see shared.go).
+func (r *Reconciler) applyAll(ctx context.Context, s *scope, objects []client.Object, shared bool) error {
 	a := applier{client: r.Client, scheme: r.Scheme, readerFor: r.readerFor}
 	for _, obj := range objects {
 		if peer, ok := obj.(*metallbv1beta2.BGPPeer); ok {
 			if err := r.recreateOnImmutableChange(ctx, s, peer); err != nil {
-				return err
+				return s.refused(obj, err)
 			}
 		}
-		wrote, err := a.apply(ctx, obj)
+		result, err := a.apply(ctx, obj)
 		if err != nil {
-			return err
+			return s.refused(obj, err)
 		}
-		if wrote {
+		if result.wrote {
 			s.wrote++
-			ctrl.LoggerFrom(ctx).V(1).Info("Applied object", "kind", obj.GetObjectKind().GroupVersionKind().Kind, "object", klog.KObj(obj))
+			ctrl.LoggerFrom(ctx).V(1).Info("Applied object", "kind", obj.GetObjectKind().GroupVersionKind().Kind, "object", klog.KObj(obj), "difference", result.difference)
+			if shared {
+				r.waitCached(ctx, obj, result.before, false)
+			}
 		}
 	}
 	return nil
@@ -318,9 +350,12 @@ func (r *Reconciler) recreateOnImmutableChange(ctx context.Context, s *scope, pe
 		return nil
 	}
 	ctrl.LoggerFrom(ctx).Info("Recreating BGPPeer: enableGracefulRestart is immutable", "peer", klog.KObj(peer))
+	r.Recorder.Eventf(s.node, nil, corev1.EventTypeWarning, "PeerRecreated", "Recreate",
+		"BGPPeer %s is recreated to change enableGracefulRestart (immutable in MetalLB): its sessions restart once", peer.Name)
 	if err := r.Client.Delete(ctx, current); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("deleting BGPPeer %s to change enableGracefulRestart: %w", peer.Name, err)
 	}
+	r.waitCached(ctx, current, "", true)
 	s.wrote++
 	return nil
 }
@@ -361,3 +396,25 @@ func (r *Reconciler) writeStatus(ctx context.Context, s *scope) error {
 	}
 	return nil
 }
+
+// sweeper runs sweepShared at start and then every SweepInterval, on the leader only.
+type sweeper struct{ r *Reconciler }
+
+func (w sweeper) Start(ctx context.Context) error {
+	log := ctrl.LoggerFrom(ctx).WithName("shared-sweep")
+	ticker := time.NewTicker(w.r.Options.sweepInterval())
+	defer ticker.Stop()
+	for {
+		if err := w.r.sweepShared(ctx); err != nil && ctx.Err() == nil {
+			log.Error(err, "Sweeping shared MetalLB objects")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		}
+	}
+}
+
+// NeedLeaderElection: only the leader deletes.
+func (sweeper) NeedLeaderElection() bool { return true }

@@ -7,10 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
-	"github.com/stellar-operator/stellar-operator/internal/render"
 	"github.com/stellar-operator/stellar-operator/internal/validate"
 )
 
@@ -19,32 +17,43 @@ type workloadState struct {
 	desired, replicas, ready int32
 }
 
+// outcome is what a pass found, as the pure condition setters see it.
+type outcome struct {
+	workload workloadState
+	problems []validate.Problem
+	// refused is the apiserver's refusal of a write, when one happened.
+	refused string
+}
+
 // conditions computes Ready, Progressing and Degraded from a pass's outcome. Pure, so every
 // combination is table-tested.
-func conditions(generation int64, w workloadState, problems []validate.Problem) []metav1.Condition {
+func conditions(generation int64, o outcome) []metav1.Condition {
 	cond := func(t string, status metav1.ConditionStatus, reason, msg string) metav1.Condition {
 		return metav1.Condition{Type: t, Status: status, Reason: reason, Message: msg, ObservedGeneration: generation}
 	}
-	var errs, warns []validate.Problem
-	for _, p := range problems {
-		if p.Severity == validate.SeverityError {
-			errs = append(errs, p)
-		} else {
-			warns = append(warns, p)
-		}
-	}
-	if len(errs) > 0 {
-		msg := problemMessage(errs)
+	if o.refused != "" {
 		return []metav1.Condition{
-			cond(stellarv1.ConditionReady, metav1.ConditionFalse, errs[0].Reason, msg),
-			cond(stellarv1.ConditionProgressing, metav1.ConditionFalse, errs[0].Reason, "nothing is applied until the problem is fixed"),
-			cond(stellarv1.ConditionDegraded, metav1.ConditionTrue, errs[0].Reason, msg),
+			cond(stellarv1.ConditionReady, metav1.ConditionFalse, stellarv1.ReasonApplyFailed, o.refused),
+			cond(stellarv1.ConditionProgressing, metav1.ConditionFalse, stellarv1.ReasonApplyFailed, "retrying with backoff"),
+			cond(stellarv1.ConditionDegraded, metav1.ConditionTrue, stellarv1.ReasonApplyFailed, o.refused),
 		}
 	}
-	degraded := cond(stellarv1.ConditionDegraded, metav1.ConditionFalse, stellarv1.ReasonAsExpected, "")
-	if len(warns) > 0 {
-		degraded = cond(stellarv1.ConditionDegraded, metav1.ConditionTrue, warns[0].Reason, problemMessage(warns))
+	nodeErrors := validate.InScope(blocking(o.problems), validate.ScopeNode)
+	if len(nodeErrors) > 0 {
+		msg := problemMessage(nodeErrors)
+		return []metav1.Condition{
+			cond(stellarv1.ConditionReady, metav1.ConditionFalse, nodeErrors[0].Reason, msg),
+			cond(stellarv1.ConditionProgressing, metav1.ConditionFalse, nodeErrors[0].Reason, "nothing is applied until the problem is fixed"),
+			cond(stellarv1.ConditionDegraded, metav1.ConditionTrue, nodeErrors[0].Reason, msg),
+		}
 	}
+	// Errors that stop the load balancer come first: they are what the user must act on.
+	ordered := append(blocking(o.problems), nonBlocking(o.problems)...)
+	degraded := cond(stellarv1.ConditionDegraded, metav1.ConditionFalse, stellarv1.ReasonAsExpected, "")
+	if len(ordered) > 0 {
+		degraded = cond(stellarv1.ConditionDegraded, metav1.ConditionTrue, ordered[0].Reason, problemMessage(ordered))
+	}
+	w := o.workload
 	ready := cond(stellarv1.ConditionReady, metav1.ConditionTrue, stellarv1.ReasonPodsReady, fmt.Sprintf("%d/%d pods ready", w.ready, w.desired))
 	switch {
 	case w.desired == 0:
@@ -58,6 +67,48 @@ func conditions(generation int64, w workloadState, problems []validate.Problem) 
 			fmt.Sprintf("%d/%d pods ready", w.ready, w.desired))
 	}
 	return []metav1.Condition{ready, progressing, degraded}
+}
+
+func blocking(problems []validate.Problem) []validate.Problem {
+	var out []validate.Problem
+	for _, p := range problems {
+		if p.Blocking() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func nonBlocking(problems []validate.Problem) []validate.Problem {
+	var out []validate.Problem
+	for _, p := range problems {
+		if !p.Blocking() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// loadBalancerCondition says whether the node's address is assigned, or what stops it. Pure.
+func loadBalancerCondition(generation int64, problems []validate.Problem, externalIP, pool string, assigned bool) metav1.Condition {
+	c := metav1.Condition{Type: stellarv1.ConditionLoadBalancerReady, ObservedGeneration: generation}
+	lbErrors := validate.InScope(blocking(problems), validate.ScopeLoadBalancer)
+	for _, p := range problems {
+		if p.Reason == stellarv1.ReasonMetalLBNotInstalled {
+			lbErrors = append(lbErrors, p)
+		}
+	}
+	switch {
+	case len(lbErrors) > 0:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, lbErrors[0].Reason, problemMessage(lbErrors)
+	case !assigned:
+		c.Status, c.Reason = metav1.ConditionFalse, stellarv1.ReasonAddressPending
+		c.Message = "waiting for MetalLB to assign the address from IPAddressPool " + pool
+	default:
+		c.Status, c.Reason = metav1.ConditionTrue, stellarv1.ReasonAddressAssigned
+		c.Message = externalIP + " assigned from IPAddressPool " + pool
+	}
+	return c
 }
 
 // supportedCondition says which fields MetalLB's mode cannot take, on its own condition so that
@@ -82,41 +133,56 @@ func problemMessage(problems []validate.Problem) string {
 	for _, p := range problems {
 		parts = append(parts, p.String())
 	}
-	return strings.Join(parts, "; ")
+	return truncate(strings.Join(parts, "; "), 4*maxAPIMessage)
 }
 
-// setStatus fills the node's status from the pass. After a transient error the conditions and
-// observedGeneration keep what the last successful pass said.
+// setStatus fills the node's status from the pass: what render intended, what the controller
+// observed, and the conditions. After a transient error the conditions and observedGeneration keep
+// what the last successful pass said; a refused write is reported.
 func setStatus(s *scope, reconcileErr error) {
 	node := s.node
 	if reconcileErr != nil {
+		if s.applyErr != nil {
+			for _, c := range conditions(node.Generation, outcome{refused: s.applyErr.message()}) {
+				meta.SetStatusCondition(&node.Status.Conditions, c)
+			}
+		}
 		return
 	}
-	node.Status.Image = render.Image(node)
-	node.Status.Selector = labels.SelectorFromSet(render.SelectorLabels(node)).String()
-	if node.Spec.NodeType == stellarv1.NodeTypeValidator {
+	node.Status.Image = s.intended.Image
+	node.Status.Selector = s.intended.Selector
+	switch {
+	case node.Spec.NodeType != stellarv1.NodeTypeValidator:
+		node.Status.PublicKey = ""
+	case s.publicKey != "":
 		node.Status.PublicKey = s.publicKey
 	}
-	w := workloadState{desired: render.Replicas(node), replicas: node.Status.Replicas, ready: node.Status.ReadyReplicas}
-	for _, c := range conditions(node.Generation, w, s.problems) {
+	// A validator whose seed cannot be read keeps the public key it had: it is still that validator.
+	w := workloadState{desired: node.EffectiveReplicas(), replicas: node.Status.Replicas, ready: node.Status.ReadyReplicas}
+	for _, c := range conditions(node.Generation, outcome{workload: w, problems: s.problems}) {
 		meta.SetStatusCondition(&node.Status.Conditions, c)
 	}
-	if render.LBEnabled(node) {
+	node.Status.LoadBalancer = nil
+	if node.LoadBalancerEnabled() {
+		node.Status.LoadBalancer = s.intended.LoadBalancer
+		pool := ""
+		if lb := s.intended.LoadBalancer; lb != nil {
+			pool = lb.Pool
+		}
 		meta.SetStatusCondition(&node.Status.Conditions, supportedCondition(node.Generation, s.problems))
+		meta.SetStatusCondition(&node.Status.Conditions, loadBalancerCondition(node.Generation, s.problems, node.Status.ExternalIP, pool, s.lbAssigned))
 	} else {
 		meta.RemoveStatusCondition(&node.Status.Conditions, stellarv1.ConditionMetalLBSupported)
+		meta.RemoveStatusCondition(&node.Status.Conditions, stellarv1.ConditionLoadBalancerReady)
 	}
-	node.Status.Discovery = nil
-	if gd := render.Discovery(node); gd != nil {
-		node.Status.Discovery = &stellarv1.DiscoveryStatus{Region: gd.Region, Zone: gd.Zone, Priority: render.Priority(gd), DNSName: render.DNSName(node)}
-	}
+	node.Status.Discovery = s.intended.Discovery
 	node.Status.ObservedGeneration = node.Generation
 }
 
-// recordTransitions sends an Event when Ready or Degraded changes, and only then: Events are writes
-// too, and a converged node must cost none.
+// recordTransitions sends an Event when a condition changes status or reason, and only then:
+// Events are writes too, and a converged node must cost none.
 func (r *Reconciler) recordTransitions(s *scope) {
-	for _, t := range []string{stellarv1.ConditionReady, stellarv1.ConditionDegraded, stellarv1.ConditionMetalLBSupported} {
+	for _, t := range []string{stellarv1.ConditionReady, stellarv1.ConditionDegraded, stellarv1.ConditionMetalLBSupported, stellarv1.ConditionLoadBalancerReady} {
 		now := meta.FindStatusCondition(s.node.Status.Conditions, t)
 		if now == nil {
 			continue
@@ -125,7 +191,7 @@ func (r *Reconciler) recordTransitions(s *scope) {
 		if was != nil && was.Status == now.Status && was.Reason == now.Reason {
 			continue
 		}
-		// Degraded=True, Ready=False and MetalLBSupported=False are the bad news.
+		// Degraded=True and every other condition being False are the bad news.
 		eventType := corev1.EventTypeNormal
 		if (t == stellarv1.ConditionDegraded) == (now.Status == metav1.ConditionTrue) {
 			eventType = corev1.EventTypeWarning
@@ -134,7 +200,7 @@ func (r *Reconciler) recordTransitions(s *scope) {
 		if note == "" {
 			note = t + " is " + string(now.Status)
 		}
-		r.Recorder.Eventf(s.node, nil, eventType, now.Reason, t, "%s", truncate(note, 1000))
+		r.Recorder.Eventf(s.node, nil, eventType, now.Reason, t, "%s", truncate(note, maxAPIMessage))
 	}
 }
 

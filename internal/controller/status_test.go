@@ -14,32 +14,41 @@ func TestConditions(t *testing.T) {
 	unsupported := validate.Warnf("spec.loadBalancer.bgp.peers[0].keepaliveTime", stellarv1.ReasonUnsupportedByMetalLB, "keepaliveTime cannot take effect")
 	ebgp := validate.Warnf("spec.loadBalancer.bgp.advertisement.localPref", stellarv1.ReasonLocalPrefOverEBGP, "LOCAL_PREF is not sent")
 	missing := validate.Errorf("spec.validator.seedSecretRef", stellarv1.ReasonSecretMissing, "Secret ns/s does not exist")
+	policy := validate.LBErrorf("spec.loadBalancer.loadBalancerIP", stellarv1.ReasonNotAllowedByPolicy, "address is not granted")
 	type want struct{ ready, progressing, degraded string }
 	cases := []struct {
 		name     string
 		w        workloadState
 		problems []validate.Problem
 		want     want
+		refused  string
 	}{
 		{"all pods ready and no problem is Ready, settled and not degraded", workloadState{1, 1, 1}, nil,
-			want{"True/PodsReady", "False/Reconciled", "False/AsExpected"}},
+			want{"True/PodsReady", "False/Reconciled", "False/AsExpected"}, ""},
 		{"a pod not ready yet is rolling out", workloadState{2, 2, 1}, nil,
-			want{"False/PodsNotReady", "True/RollingOut", "False/AsExpected"}},
+			want{"False/PodsNotReady", "True/RollingOut", "False/AsExpected"}, ""},
 		{"scaled to zero is not ready but not progressing", workloadState{0, 0, 0}, nil,
-			want{"False/ScaledToZero", "False/Reconciled", "False/AsExpected"}},
+			want{"False/ScaledToZero", "False/Reconciled", "False/AsExpected"}, ""},
 		{"an error problem stops everything and names its reason", workloadState{1, 0, 0}, []validate.Problem{missing},
-			want{"False/SecretMissing", "False/SecretMissing", "True/SecretMissing"}},
+			want{"False/SecretMissing", "False/SecretMissing", "True/SecretMissing"}, ""},
 		{"a warning degrades a ready node without making it unready", workloadState{1, 1, 1}, []validate.Problem{ebgp},
-			want{"True/PodsReady", "False/Reconciled", "True/LocalPrefOverEBGP"}},
+			want{"True/PodsReady", "False/Reconciled", "True/LocalPrefOverEBGP"}, ""},
 		{"an error wins over warnings", workloadState{1, 1, 1}, []validate.Problem{ebgp, missing},
-			want{"False/SecretMissing", "False/SecretMissing", "True/SecretMissing"}},
+			want{"False/SecretMissing", "False/SecretMissing", "True/SecretMissing"}, ""},
 		{"unsupported fields degrade too", workloadState{1, 1, 1}, []validate.Problem{unsupported},
-			want{"True/PodsReady", "False/Reconciled", "True/UnsupportedByMetalLBMode"}},
+			want{"True/PodsReady", "False/Reconciled", "True/UnsupportedByMetalLBMode"}, ""},
+		{"an error that stops only the load balancer degrades first but leaves readiness to the pods", workloadState{1, 1, 1}, []validate.Problem{ebgp, policy},
+			want{"True/PodsReady", "False/Reconciled", "True/NotAllowedByPolicy"}, ""},
+		{"a write the apiserver refused makes the node unready and degraded", workloadState{1, 1, 1}, nil,
+			want{"False/ApplyFailed", "False/ApplyFailed", "True/ApplyFailed"}, "writing Service ns/x-lb: denied by policy"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			got := map[string]string{}
-			for _, c := range conditions(7, tc.w, tc.problems) {
+			for _, c := range conditions(7, outcome{workload: tc.w, problems: tc.problems, refused: tc.refused}) {
+				if tc.refused != "" && c.Type != stellarv1.ConditionProgressing && c.Message != tc.refused {
+					t.Errorf("%s message %q does not carry the apiserver's answer", c.Type, c.Message)
+				}
 				if c.ObservedGeneration != 7 {
 					t.Errorf("%s observedGeneration = %d", c.Type, c.ObservedGeneration)
 				}
@@ -74,5 +83,34 @@ func TestMetalLBSupportedNamesEveryUnsupportedField(t *testing.T) {
 	}
 	if ok := supportedCondition(3, problems[:1]); ok.Status != metav1.ConditionTrue {
 		t.Errorf("without unsupported fields the condition is %s", ok.Status)
+	}
+}
+
+func TestLoadBalancerReady(t *testing.T) {
+	policy := validate.LBErrorf("spec.loadBalancer.loadBalancerIP", stellarv1.ReasonNotAllowedByPolicy, "address 192.0.2.9 is not granted")
+	notInstalled := validate.Warnf("spec.loadBalancer", stellarv1.ReasonMetalLBNotInstalled, "MetalLB's CRDs are not installed")
+	ebgp := validate.Warnf("spec.loadBalancer.bgp.advertisement.localPref", stellarv1.ReasonLocalPrefOverEBGP, "LOCAL_PREF is not sent")
+	cases := []struct {
+		name     string
+		problems []validate.Problem
+		assigned bool
+		want     string
+	}{
+		{"an assigned address is ready", nil, true, "True/AddressAssigned"},
+		{"a warning does not stop an assigned address", []validate.Problem{ebgp}, true, "True/AddressAssigned"},
+		{"an address MetalLB has not assigned yet is pending", nil, false, "False/AddressPending"},
+		{"an error of the load balancer names its reason", []validate.Problem{ebgp, policy}, false, "False/NotAllowedByPolicy"},
+		{"MetalLB missing is why nothing is assigned", []validate.Problem{notInstalled}, false, "False/MetalLBNotInstalled"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := loadBalancerCondition(4, tc.problems, "192.0.2.9", "pool-a", tc.assigned)
+			if got := string(c.Status) + "/" + c.Reason; got != tc.want || c.ObservedGeneration != 4 {
+				t.Fatalf("got %s (generation %d), want %s", got, c.ObservedGeneration, tc.want)
+			}
+			if tc.assigned && !strings.Contains(c.Message, "pool-a") {
+				t.Errorf("message %q does not name the pool", c.Message)
+			}
+		})
 	}
 }

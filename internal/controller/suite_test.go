@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -59,7 +60,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "FAIL: MetalLB's CRDs:", err)
 		os.Exit(1)
 	}
-	os.Exit(controlplane.RunTests(m, controlplane.Options{ExtraCRDs: metallbCRDs}, func(cp *controlplane.ControlPlane) (func(), error) {
+	code := controlplane.RunTests(m, controlplane.Options{ExtraCRDs: metallbCRDs}, func(cp *controlplane.ControlPlane) (func(), error) {
 		scheme, err := operator.NewScheme()
 		if err != nil {
 			return nil, err
@@ -71,8 +72,14 @@ func TestMain(m *testing.M) {
 		if err := env.k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: metallbNamespace}}); err != nil {
 			return nil, err
 		}
+		// The operator runs as the ServiceAccount of config/rbac, never as admin: what the shipped
+		// ClusterRole does not allow fails here as it would in a real cluster.
+		operatorConfig, err := cp.OperatorConfig(context.Background())
+		if err != nil {
+			return nil, err
+		}
 		env.operatorWrites = &atomic.Int64{}
-		counted := rest.CopyConfig(cp.Config)
+		counted := rest.CopyConfig(operatorConfig)
 		counted.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
 			return countWrites{next: rt, writes: env.operatorWrites}
 		}
@@ -87,7 +94,7 @@ func TestMain(m *testing.M) {
 		// The direct reconciler writes through its own counted transport, so a background pass of
 		// the manager (a timer, a watch event) can never be mistaken for its writes.
 		env.reconcilerWrites = &atomic.Int64{}
-		direct := rest.CopyConfig(cp.Config)
+		direct := rest.CopyConfig(operatorConfig)
 		direct.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
 			return countWrites{next: rt, writes: env.reconcilerWrites}
 		}
@@ -110,7 +117,13 @@ func TestMain(m *testing.M) {
 		done := make(chan error, 1)
 		go func() { done <- mgr.Start(ctx) }()
 		return func() { cancel(); <-done }, nil
-	}))
+	})
+	// Whatever the tests did, the shipped RBAC must have allowed every request the operator sent.
+	if denied := controlplane.ForbiddenLines(env.logs.String()); code == 0 && len(denied) > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: the operator was refused by its own RBAC (config/rbac) %d times:\n%s\n", len(denied), strings.Join(denied, "\n"))
+		code = 1
+	}
+	os.Exit(code)
 }
 
 // countWrites counts every request that is not a read.

@@ -95,7 +95,7 @@ func (m *Metrics) forget(node *stellarv1.StellarNode) {
 // Synced when any pod is (that pod serves traffic), else it takes the first pod's state and reason.
 func (r *Reconciler) observeSync(ctx context.Context, s *scope) error {
 	node := s.node
-	enabled, port := render.HealthCheck(node)
+	enabled, port := node.HealthCheck()
 	if !enabled {
 		node.Status.Sync = nil
 		return nil

@@ -4,6 +4,7 @@
 package controlplane
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +14,15 @@ import (
 	"strings"
 	"testing"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/stellar-operator/stellar-operator/config"
@@ -150,4 +158,53 @@ func RunTests(m *testing.M, opts Options, start func(*ControlPlane) (stop func()
 	}
 	defer stop()
 	return m.Run()
+}
+
+// Identity of the operator as the shipped manifests deploy it (config/rbac).
+const (
+	OperatorNamespace      = "stellar-system"
+	OperatorServiceAccount = "stellar-operator"
+)
+
+// OperatorConfig installs the RBAC the operator ships (config/rbac: its ServiceAccount, ClusterRole
+// and bindings) and returns a rest.Config that authenticates as that ServiceAccount with a token
+// from the TokenRequest API, as the operator's Pod would. Whatever the operator does with it is
+// judged by exactly the shipped rules: a missing verb fails the way it fails in a real cluster.
+func (c *ControlPlane) OperatorConfig(ctx context.Context) (*rest.Config, error) {
+	admin, err := client.New(c.Config, client.Options{})
+	if err != nil {
+		return nil, err
+	}
+	ns := &unstructured.Unstructured{}
+	ns.SetAPIVersion("v1")
+	ns.SetKind("Namespace")
+	ns.SetName(OperatorNamespace)
+	objects, err := config.RBAC()
+	if err != nil {
+		return nil, fmt.Errorf("reading the shipped RBAC: %w", err)
+	}
+	for _, obj := range append([]*unstructured.Unstructured{ns}, objects...) {
+		if err := admin.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
+			return nil, fmt.Errorf("creating %s %s: %w", obj.GetKind(), obj.GetName(), err)
+		}
+	}
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: OperatorNamespace, Name: OperatorServiceAccount}}
+	request := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](48 * 3600)}}
+	if err := admin.SubResource("token").Create(ctx, sa, request); err != nil {
+		return nil, fmt.Errorf("requesting a token for ServiceAccount %s/%s: %w", OperatorNamespace, OperatorServiceAccount, err)
+	}
+	cfg := rest.AnonymousClientConfig(c.Config)
+	cfg.BearerToken = request.Status.Token
+	return cfg, nil
+}
+
+// ForbiddenLines are the lines of an operator log that report a request its RBAC refused.
+func ForbiddenLines(log string) []string {
+	var out []string
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "is forbidden") || strings.Contains(line, "forbidden: User") {
+			out = append(out, line)
+		}
+	}
+	return out
 }

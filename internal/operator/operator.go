@@ -7,7 +7,10 @@ import (
 	"strconv"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -72,6 +75,12 @@ func NewManager(restConfig *rest.Config, cfg Config) (ctrl.Manager, error) {
 		if metallbPresent {
 			byObject[obj] = cache.ByObject{Namespaces: metallbNamespace}
 		}
+	}
+	// The kinds the operator writes are cached only when they carry its label: a cluster's other
+	// ConfigMaps, Services, workloads and claims never reach its memory.
+	ours := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{render.LabelManagedBy: render.ManagerName})}
+	for _, obj := range []client.Object{&corev1.ConfigMap{}, &corev1.Service{}, &corev1.PersistentVolumeClaim{}, &appsv1.StatefulSet{}, &appsv1.Deployment{}} {
+		byObject[obj] = ours
 	}
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  scheme,

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
@@ -13,11 +14,11 @@ import (
 func Desired(node *stellarv1.StellarNode, facts Facts) Result {
 	network, problem := ResolveNetwork(node)
 	if problem != nil {
-		return Result{Problems: []validate.Problem{*problem}}
+		return Result{Problems: []validate.Problem{*problem}, Status: intendedStatus(node, nil)}
 	}
 	cm, problems := configMap(node, network)
 	if cm == nil {
-		return Result{Problems: problems}
+		return Result{Problems: problems, Status: intendedStatus(node, nil)}
 	}
 	objects := []client.Object{cm, clusterService(node, facts)}
 	problems = append(problems, discoveryProblems(node)...)
@@ -35,6 +36,31 @@ func Desired(node *stellarv1.StellarNode, facts Facts) Result {
 	case stellarv1.NodeTypeSorobanRPC:
 		objects = append(objects, headlessService(node), rpcStatefulSet(node, facts, network))
 	}
-	lbObjects, lbProblems := loadBalancer(node, facts)
-	return Result{Objects: append(objects, lbObjects...), Problems: append(problems, lbProblems...)}
+	lbObjects, lbProblems, lbStatus := loadBalancer(node, facts)
+	return Result{
+		Objects:  append(objects, lbObjects...),
+		Problems: append(problems, lbProblems...),
+		Status:   intendedStatus(node, lbStatus),
+	}
+}
+
+// IntendedStatus is the part of a node's status that follows from its spec and the cluster facts
+// alone; the controller adds what it observes (replicas, external IP, sessions, sync).
+type IntendedStatus struct {
+	Image        string
+	Selector     string
+	LoadBalancer *stellarv1.LoadBalancerStatus
+	Discovery    *stellarv1.DiscoveryStatus
+}
+
+func intendedStatus(node *stellarv1.StellarNode, lb *stellarv1.LoadBalancerStatus) IntendedStatus {
+	st := IntendedStatus{
+		Image:        Image(node),
+		Selector:     labels.SelectorFromSet(SelectorLabels(node)).String(),
+		LoadBalancer: lb,
+	}
+	if gd := node.EffectiveGlobalDiscovery(); gd != nil {
+		st.Discovery = &stellarv1.DiscoveryStatus{Region: gd.Region, Zone: gd.Zone, Priority: gd.EffectivePriority(), DNSName: DNSName(node)}
+	}
+	return st
 }

@@ -30,27 +30,12 @@ type DiscoveryFacts struct {
 	ExternalDNSPrefix string
 }
 
-// Discovery is the effective global discovery of a node, or nil when it is off.
-func Discovery(node *stellarv1.StellarNode) *stellarv1.GlobalDiscoverySpec {
-	gd := node.Spec.GlobalDiscovery
-	if gd == nil || !boolOr(gd.Enabled, true) {
-		return nil
-	}
-	return gd
-}
 
-// Priority is the node's discovery priority (default 100).
-func Priority(gd *stellarv1.GlobalDiscoverySpec) int32 {
-	if gd.Priority == nil {
-		return 100
-	}
-	return *gd.Priority
-}
 
 // discoveryLabels put region and zone on pods and Services, so dashboards, network policies and
 // selectors can find a region's nodes.
 func discoveryLabels(node *stellarv1.StellarNode) map[string]string {
-	gd := Discovery(node)
+	gd := node.EffectiveGlobalDiscovery()
 	if gd == nil {
 		return nil
 	}
@@ -81,7 +66,7 @@ func TrafficDistribution(serverMinor int) (field string, annotation bool) {
 // withDiscovery adds region/zone labels, the priority annotation and topology-aware routing to a
 // Service. The pod selector never changes: labels are added, not selected on.
 func withDiscovery(svc *corev1.Service, node *stellarv1.StellarNode, facts DiscoveryFacts) {
-	gd := Discovery(node)
+	gd := node.EffectiveGlobalDiscovery()
 	if gd == nil {
 		return
 	}
@@ -91,7 +76,7 @@ func withDiscovery(svc *corev1.Service, node *stellarv1.StellarNode, facts Disco
 	if svc.Annotations == nil {
 		svc.Annotations = map[string]string{}
 	}
-	svc.Annotations[AnnotationPriority] = strconv.Itoa(int(Priority(gd)))
+	svc.Annotations[AnnotationPriority] = strconv.Itoa(int(gd.EffectivePriority()))
 	if gd.TopologyAwareHints {
 		field, annotation := TrafficDistribution(facts.ServerMinor)
 		if annotation {
@@ -111,7 +96,7 @@ func weightedProviders() map[string]bool {
 // Service: hostname and ttl, the user's annotations as they are, and for weighted providers one
 // record set per region (set-identifier) weighted by priority, unless the user set them.
 func externalDNSAnnotations(node *stellarv1.StellarNode, facts DiscoveryFacts) map[string]string {
-	gd := Discovery(node)
+	gd := node.EffectiveGlobalDiscovery()
 	if gd == nil || gd.ExternalDNS == nil {
 		return nil
 	}
@@ -141,7 +126,7 @@ func externalDNSAnnotations(node *stellarv1.StellarNode, facts DiscoveryFacts) m
 			out[prefix+"set-identifier"] = id
 		}
 		if !userSet("aws-weight") {
-			weight := Priority(gd)
+			weight := gd.EffectivePriority()
 			if weight > 255 { // Route 53 weights are 0..255
 				weight = 255
 			}
@@ -156,8 +141,8 @@ func externalDNSAnnotations(node *stellarv1.StellarNode, facts DiscoveryFacts) m
 
 // discoveryProblems explains what global discovery cannot do for this node.
 func discoveryProblems(node *stellarv1.StellarNode) []validate.Problem {
-	gd := Discovery(node)
-	if gd == nil || gd.ExternalDNS == nil || LBEnabled(node) {
+	gd := node.EffectiveGlobalDiscovery()
+	if gd == nil || gd.ExternalDNS == nil || node.LoadBalancerEnabled() {
 		return nil
 	}
 	return []validate.Problem{validate.Warnf("spec.globalDiscovery.externalDns", stellarv1.ReasonExternalDNSNeedsLoadBalancer,
@@ -166,7 +151,7 @@ func discoveryProblems(node *stellarv1.StellarNode) []validate.Problem {
 
 // DNSName is the hostname registered for the node, if any.
 func DNSName(node *stellarv1.StellarNode) string {
-	if gd := Discovery(node); gd != nil && gd.ExternalDNS != nil && LBEnabled(node) {
+	if gd := node.EffectiveGlobalDiscovery(); gd != nil && gd.ExternalDNS != nil && node.LoadBalancerEnabled() {
 		return gd.ExternalDNS.Hostname
 	}
 	return ""

@@ -4,8 +4,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	metallbv1beta1 "go.universe.tf/metallb/api/v1beta1"
@@ -140,12 +143,12 @@ func TestHorizonL2GetsAnL2AdvertisementForItsPool(t *testing.T) {
 func TestAForeignPoolIsUsedAsItIsAndTheIPMustBeInside(t *testing.T) {
 	node := readExample(t, "../../examples/horizon-l2.yaml")
 	facts := testFacts(node, render.BGPModeFRRK8s)
-	facts.MetalLB.ForeignPools = map[string][]string{"stellar-pool": {"192.168.1.96/28"}}
+	facts.MetalLB.Pools = []render.ExistingPool{{Name: "stellar-pool", Addresses: []string{"192.168.1.96/28"}}}
 	result := render.Desired(node, facts)
 	if len(find[*metallbv1beta1.IPAddressPool](result.Objects)) != 0 {
 		t.Error("a foreign pool was rendered")
 	}
-	facts.MetalLB.ForeignPools = map[string][]string{"stellar-pool": {"10.0.0.0/24"}}
+	facts.MetalLB.Pools = []render.ExistingPool{{Name: "stellar-pool", Addresses: []string{"10.0.0.0/24"}}}
 	result = render.Desired(node, facts)
 	if !hasReason(result.Problems, stellarv1.ReasonPoolMismatch) {
 		t.Fatalf("want %s, got %v", stellarv1.ReasonPoolMismatch, result.Problems)
@@ -173,15 +176,22 @@ func TestWithoutMetalLBNoLoadBalancerIsRenderedAndTheReasonIsNamed(t *testing.T)
 	}
 }
 
+// older returns a copy of node named name, created before node.
+func older(node *stellarv1.StellarNode, name string) *stellarv1.StellarNode {
+	o := node.DeepCopy()
+	o.Name = name
+	o.CreationTimestamp = metav1.NewTime(node.CreationTimestamp.Add(-time.Hour))
+	return o
+}
+
 // A later node naming the same router differently gets a problem and leaves the BGPPeer alone.
 func TestAConflictingPeerDefinitionIsReportedOnTheLaterNode(t *testing.T) {
 	node := readExample(t, "../../examples/horizon-anycast.yaml")
 	facts := testFacts(node, render.BGPModeFRRK8s)
-	other := node.DeepCopy()
-	other.Name = "older"
-	other.Spec.LoadBalancer.BGP.Peers[0].HoldTime = 30
-	def, _ := render.PeerDefinitionFor(other, 0, render.BGPModeFRRK8s)
-	facts.MetalLB.PeerWinners = map[string]render.PeerClaim{render.PeerName(other.Spec.LoadBalancer.BGP.Peers[0]): {Node: "stellar/older", Definition: def}}
+	other := older(node, "older")
+	other.Spec.LoadBalancer.LoadBalancerIP = "192.0.2.101"
+	other.Spec.LoadBalancer.BGP.Peers[0].HoldTime = ptr.To[int32](30)
+	facts.MetalLB.Claims = render.NewClaims(other, node)
 	result := render.Desired(node, facts)
 	if !hasReason(result.Problems, stellarv1.ReasonPeerConflict) {
 		t.Fatalf("problems = %v", result.Problems)
@@ -269,10 +279,9 @@ func hasReason(problems []validate.Problem, reason string) bool {
 func TestAnIdenticalPeerDefinitionIsNoConflict(t *testing.T) {
 	node := readExample(t, "../../examples/horizon-anycast.yaml")
 	facts := testFacts(node, render.BGPModeFRRK8s)
-	older := node.DeepCopy()
-	older.Name = "older"
-	def, _ := render.PeerDefinitionFor(older, 0, render.BGPModeFRRK8s)
-	facts.MetalLB.PeerWinners = map[string]render.PeerClaim{render.PeerName(older.Spec.LoadBalancer.BGP.Peers[0]): {Node: "stellar/older", Definition: def}}
+	first := older(node, "older")
+	first.Spec.LoadBalancer.LoadBalancerIP = "192.0.2.101"
+	facts.MetalLB.Claims = render.NewClaims(first, node)
 	result := render.Desired(node, facts)
 	if hasReason(result.Problems, stellarv1.ReasonPeerConflict) {
 		t.Fatalf("identical definitions reported as a conflict: %v", result.Problems)

@@ -36,14 +36,14 @@ const (
 
 // Ports of the Stellar services (notes/stellar.md).
 const (
-	PortCorePeer      = 11625
-	PortCoreHTTP      = 11626
-	PortHorizon       = 8000
-	PortHorizonAdmin  = 6000
-	PortRPC           = 8000
-	PortRPCAdmin      = 6061
-	PortPostgres      = 5432
-	DefaultHealthPort = 9100
+	PortCorePeer     = stellarv1.PortCorePeer
+	PortCoreHTTP     = stellarv1.PortCoreHTTP
+	PortHorizon      = stellarv1.PortHorizon
+	PortHorizonAdmin = stellarv1.PortHorizonAdmin
+	PortRPC          = stellarv1.PortRPC
+	PortRPCAdmin     = stellarv1.PortRPCAdmin
+	PortHealthStatus = stellarv1.PortHealthStatus
+	PortPostgres     = 5432
 )
 
 // Default images for the Stellar services; spec.version is the tag.
@@ -60,6 +60,9 @@ type Facts struct {
 	OperatorImage string
 	// ValidatorSeedSecret is the Secret (and key) holding the validator seed, user-provided or generated.
 	ValidatorSeedSecret SecretRef
+	// ValidatorPublicKey is the validator's public key, when its seed was read: recorded on the
+	// StatefulSet so the identity it runs with can be told (and defended) from the cluster.
+	ValidatorPublicKey string
 	// DatabaseSecret is the Secret (and key) holding Horizon's DATABASE_URL, user-provided or managed.
 	DatabaseSecret SecretRef
 	// MetalLB is what the controller observed of MetalLB and of the other StellarNodes.
@@ -92,6 +95,8 @@ type SecretRef struct {
 type Result struct {
 	Objects  []client.Object
 	Problems []validate.Problem
+	// Status is the status the spec means; the controller adds what it observes.
+	Status IntendedStatus
 }
 
 // SelectorLabels select the pods of a node's main workload.
@@ -160,6 +165,9 @@ func DataClaimName(node *stellarv1.StellarNode) string      { return node.Name +
 func PostgresName(node *stellarv1.StellarNode) string       { return node.Name + "-postgres" }
 func PostgresSecretName(node *stellarv1.StellarNode) string { return node.Name + "-postgres" }
 
+// AnnotationPublicKey names a validator's public key on its seed Secret and StatefulSet.
+const AnnotationPublicKey = "stellar.org/public-key"
+
 // Keys of generated Secrets.
 const (
 	SeedKey             = "seed"
@@ -168,21 +176,7 @@ const (
 	MD5PasswordKey      = "password"
 )
 
-// Replicas is the desired number of pods.
-func Replicas(node *stellarv1.StellarNode) int32 {
-	if node.Spec.Replicas == nil {
-		return 1
-	}
-	if node.Spec.NodeType == stellarv1.NodeTypeValidator && *node.Spec.Replicas > 1 {
-		return 1 // admission refuses more; the CLI has no admission
-	}
-	return *node.Spec.Replicas
-}
 
-// RetainsData reports whether data volumes outlive the node (retentionPolicy Retain, the default).
-func RetainsData(node *stellarv1.StellarNode) bool {
-	return node.Spec.Storage.RetentionPolicy != stellarv1.RetentionDelete
-}
 
 // SeedSecret resolves the validator seed reference: the user's, or the generated one.
 func SeedSecret(node *stellarv1.StellarNode) (ref SecretRef, generated bool) {
@@ -200,17 +194,6 @@ func DatabaseSecret(node *stellarv1.StellarNode) (ref SecretRef, managed bool) {
 	return SecretRef{Name: PostgresSecretName(node), Key: DatabaseURLKey}, true
 }
 
-// HealthCheck reports whether the health sidecar runs, and on which port.
-func HealthCheck(node *stellarv1.StellarNode) (enabled bool, port int32) {
-	lb := node.Spec.LoadBalancer
-	if lb == nil || !boolOr(lb.Enabled, true) || !boolOr(lb.HealthCheckEnabled, true) {
-		return false, 0
-	}
-	if lb.HealthCheckPort == 0 {
-		return true, DefaultHealthPort
-	}
-	return true, lb.HealthCheckPort
-}
 
 func defaultString(s, def string) string {
 	if strings.TrimSpace(s) == "" {
@@ -219,9 +202,3 @@ func defaultString(s, def string) string {
 	return s
 }
 
-func boolOr(b *bool, def bool) bool {
-	if b == nil {
-		return def
-	}
-	return *b
-}

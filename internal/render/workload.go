@@ -54,10 +54,14 @@ func owned(node *stellarv1.StellarNode, name, component string) metav1.ObjectMet
 	return m
 }
 
+// claimTemplate is a StatefulSet's claim template, written with the volume mode the apiserver
+// would default: the templates are one atomic field, so a defaulted value we did not send would
+// look like a change on every comparison.
 func claimTemplate(node *stellarv1.StellarNode, size resource.Quantity) corev1.PersistentVolumeClaim {
 	return corev1.PersistentVolumeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: volumeData, Labels: NodeLabels(node, Component(node.Spec.NodeType))},
 		Spec: corev1.PersistentVolumeClaimSpec{
+			VolumeMode:       ptr.To(corev1.PersistentVolumeFilesystem),
 			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 			StorageClassName: node.Spec.Storage.StorageClass,
 			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: size}},
@@ -69,7 +73,7 @@ func claimTemplate(node *stellarv1.StellarNode, size resource.Quantity) corev1.P
 // controller does the same as the operator's finalizer.
 func claimRetention(node *stellarv1.StellarNode) *appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy {
 	when := appsv1.RetainPersistentVolumeClaimRetentionPolicyType
-	if !RetainsData(node) {
+	if !node.RetainsData() {
 		when = appsv1.DeletePersistentVolumeClaimRetentionPolicyType
 	}
 	return &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
@@ -84,7 +88,7 @@ func podTemplate(node *stellarv1.StellarNode, facts Facts, main corev1.Container
 	}
 	annotations := map[string]string{}
 	containers := []corev1.Container{main}
-	if enabled, port := HealthCheck(node); enabled {
+	if enabled, port := node.HealthCheck(); enabled {
 		containers[0].ReadinessProbe = &corev1.Probe{
 			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromString(ContainerHealth)}},
 			PeriodSeconds:    5,
@@ -254,11 +258,15 @@ func validatorStatefulSet(node *stellarv1.StellarNode, facts Facts, network stel
 			DefaultMode: ptr.To[int32](0o400),
 		}}},
 	}
+	meta := owned(node, WorkloadName(node), ComponentCore)
+	if facts.ValidatorPublicKey != "" {
+		meta.Annotations = map[string]string{AnnotationPublicKey: facts.ValidatorPublicKey}
+	}
 	return &appsv1.StatefulSet{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
-		ObjectMeta: owned(node, WorkloadName(node), ComponentCore),
+		ObjectMeta: meta,
 		Spec: appsv1.StatefulSetSpec{
-			Replicas:                             ptr.To(Replicas(node)),
+			Replicas:                             ptr.To(node.EffectiveReplicas()),
 			ServiceName:                          HeadlessServiceName(node),
 			Selector:                             &metav1.LabelSelector{MatchLabels: SelectorLabels(node)},
 			Template:                             tpl,
@@ -280,13 +288,12 @@ func captiveEnv(network stellar.Network) []corev1.EnvVar {
 
 // horizonUsesClaim: one Horizon pod keeps captive core's buckets on a volume claim; several pods
 // cannot share a ReadWriteOnce claim, so each gets an ephemeral volume and rebuilds from archives.
-func horizonUsesClaim(node *stellarv1.StellarNode) bool { return Replicas(node) <= 1 }
+func horizonUsesClaim(node *stellarv1.StellarNode) bool { return node.EffectiveReplicas() <= 1 }
 
 func horizonDeployment(node *stellarv1.StellarNode, facts Facts, network stellar.Network) *appsv1.Deployment {
-	ingest := true
+	ingest := node.Spec.Horizon.EffectiveIngest()
 	var retention int64
 	if h := node.Spec.Horizon; h != nil {
-		ingest = boolOr(h.Ingest, true)
 		retention = h.HistoryRetentionCount
 	}
 	env := append(captiveEnv(network),
@@ -320,7 +327,7 @@ func horizonDeployment(node *stellarv1.StellarNode, facts Facts, network stellar
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: owned(node, WorkloadName(node), ComponentHorizon),
 		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(Replicas(node)),
+			Replicas: ptr.To(node.EffectiveReplicas()),
 			Selector: &metav1.LabelSelector{MatchLabels: SelectorLabels(node)},
 			Template: tpl,
 			Strategy: strategy,
@@ -381,7 +388,7 @@ func rpcStatefulSet(node *stellarv1.StellarNode, facts Facts, network stellar.Ne
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
 		ObjectMeta: owned(node, WorkloadName(node), ComponentRPC),
 		Spec: appsv1.StatefulSetSpec{
-			Replicas:                             ptr.To(Replicas(node)),
+			Replicas:                             ptr.To(node.EffectiveReplicas()),
 			ServiceName:                          HeadlessServiceName(node),
 			Selector:                             &metav1.LabelSelector{MatchLabels: SelectorLabels(node)},
 			Template:                             tpl,

@@ -4,10 +4,12 @@
 package nometallb
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,8 +42,9 @@ var (
 const retry = 2 * time.Second
 
 func TestMain(m *testing.M) {
-	ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
-	os.Exit(controlplane.RunTests(m, controlplane.Options{}, func(cp *controlplane.ControlPlane) (func(), error) {
+	logs := &syncBuffer{}
+	ctrl.SetLogger(zap.New(zap.WriteTo(logs)))
+	code := controlplane.RunTests(m, controlplane.Options{}, func(cp *controlplane.ControlPlane) (func(), error) {
 		cfg = cp.Config
 		scheme, err := operator.NewScheme()
 		if err != nil {
@@ -53,7 +56,12 @@ func TestMain(m *testing.M) {
 		if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "metallb-system"}}); err != nil {
 			return nil, err
 		}
-		mgr, err := operator.NewManager(cfg, operator.Config{MetricsAddr: "0", ProbeAddr: "0",
+		// The operator runs under the RBAC it ships, as in a real cluster.
+		operatorConfig, err := cp.OperatorConfig(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		mgr, err := operator.NewManager(operatorConfig, operator.Config{MetricsAddr: "0", ProbeAddr: "0",
 			Controller: controller.Options{OperatorImage: "stellar-operator:test", MetalLBNamespace: "metallb-system",
 				BGPMode: render.BGPModeFRRK8s, RetryInterval: retry}})
 		if err != nil {
@@ -63,7 +71,30 @@ func TestMain(m *testing.M) {
 		done := make(chan error, 1)
 		go func() { done <- mgr.Start(ctx) }()
 		return func() { cancel(); <-done }, nil
-	}))
+	})
+	if denied := controlplane.ForbiddenLines(logs.String()); code == 0 && len(denied) > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: the operator was refused by its own RBAC %d times:\n%s\n", len(denied), strings.Join(denied, "\n"))
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func TestANodeWaitsForMetalLBAndConvergesOnceItIsInstalled(t *testing.T) {
@@ -109,12 +140,32 @@ func TestANodeWaitsForMetalLBAndConvergesOnceItIsInstalled(t *testing.T) {
 	}
 	installed := time.Now()
 	waitFor(t, "the L2Advertisement after MetalLB appears", func() error {
-		return k8s.Get(ctx, client.ObjectKey{Namespace: "metallb-system", Name: "stellar-default-" + node.Name}, &metallbv1beta1.L2Advertisement{})
+		return k8s.Get(ctx, client.ObjectKey{Namespace: "metallb-system", Name: render.PerNodeName(node)}, &metallbv1beta1.L2Advertisement{})
 	})
 	t.Logf("converged %.1f s after MetalLB's CRDs were installed (retry interval %s)", time.Since(installed).Seconds(), retry)
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "default", Name: node.Name + "-lb"}, &corev1.Service{}); err != nil {
 		t.Fatalf("no LoadBalancer Service after MetalLB appeared: %v", err)
 	}
+
+	// MetalLB uninstalled while the node lives: deleting the node must still complete.
+	if err := envtest.UninstallCRDs(cfg, envtest.CRDInstallOptions{CRDs: crds}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "MetalLB's API to go", func() error {
+		if err := k8s.List(ctx, &metallbv1beta1.IPAddressPoolList{}); err == nil {
+			return fmt.Errorf("still served")
+		}
+		return nil
+	})
+	if err := k8s.Delete(ctx, node); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the node's deletion to complete without MetalLB", func() error {
+		if err := k8s.Get(ctx, key, &stellarv1.StellarNode{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("still there: %v", err)
+		}
+		return nil
+	})
 }
 
 func waitFor(t *testing.T, what string, cond func() error) {
