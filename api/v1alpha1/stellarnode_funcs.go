@@ -217,10 +217,33 @@ func (b *BGPSpec) EffectiveLocalPref() *int64 {
 
 // EffectiveNodeSelectors limit the Kubernetes nodes that announce (and peer); empty means all.
 func (b *BGPSpec) EffectiveNodeSelectors() []metav1.LabelSelector {
-	if b.Advertisement == nil {
+	if b.Advertisement == nil || len(b.Advertisement.NodeSelectors) == 0 {
 		return nil
 	}
-	return b.Advertisement.NodeSelectors
+	out := make([]metav1.LabelSelector, len(b.Advertisement.NodeSelectors))
+	for i, s := range b.Advertisement.NodeSelectors {
+		out[i] = s.LabelSelector()
+	}
+	return out
+}
+
+// LabelSelector is the selector as Kubernetes and MetalLB type it.
+func (s NodeSelector) LabelSelector() metav1.LabelSelector {
+	var out metav1.LabelSelector
+	if len(s.MatchLabels) > 0 {
+		out.MatchLabels = make(map[string]string, len(s.MatchLabels))
+		for k, v := range s.MatchLabels {
+			out.MatchLabels[k] = string(v)
+		}
+	}
+	for _, e := range s.MatchExpressions {
+		req := metav1.LabelSelectorRequirement{Key: e.Key, Operator: e.Operator}
+		for _, v := range e.Values {
+			req.Values = append(req.Values, string(v))
+		}
+		out.MatchExpressions = append(out.MatchExpressions, req)
+	}
+	return out
 }
 
 // EffectivePriority is the region's priority (default 100).
@@ -300,4 +323,18 @@ func (h *HorizonSpec) EffectiveIngest() bool {
 		return true
 	}
 	return boolOr(h.Ingest, true)
+}
+
+// MaxNameLength is the longest metadata.name whose derived objects all stay within Kubernetes'
+// limits (admission enforces the same numbers): a StatefulSet's revision label is its name plus 11
+// characters within a label's 63, and Horizon's LoadBalancer Service is <name>-lb.
+func (n *StellarNode) MaxNameLength() int {
+	switch {
+	case n.Spec.NodeType != NodeTypeHorizon:
+		return 52
+	case n.Spec.Horizon != nil && n.Spec.Horizon.DatabaseSecretRef != nil:
+		return 60
+	default:
+		return 43 // the managed database's StatefulSet <name>-postgres
+	}
 }

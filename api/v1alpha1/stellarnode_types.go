@@ -37,6 +37,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="self.nodeType == 'Validator' || self.network != 'Custom' || (has(self.customNetwork.quorumSet) && size(self.customNetwork.quorumSet.validators) > 0)",fieldPath=".customNetwork.quorumSet",message="a Horizon or SorobanRpc node on a Custom network needs customNetwork.quorumSet for its captive core"
 // +kubebuilder:validation:XValidation:rule="self.nodeType != 'Validator' || self.network != 'Custom' || (has(self.customNetwork.quorumSet) && size(self.customNetwork.quorumSet.validators) > 0) || (has(self.validator) && has(self.validator.quorumSet))",fieldPath=".validator.quorumSet",message="a Validator on a Custom network needs validator.quorumSet or customNetwork.quorumSet"
 // +kubebuilder:validation:XValidation:rule="self.nodeType != 'Validator' || (has(self.validator) && size(self.validator.homeDomain) > 0)",fieldPath=".validator.homeDomain",message="validator.homeDomain is required for a Validator (stellar-core refuses to start without NODE_HOME_DOMAIN)"
+// +kubebuilder:validation:XValidation:rule="!has(self.loadBalancer) || !has(self.loadBalancer.healthCheckPort) || !(self.loadBalancer.healthCheckPort in (self.nodeType == 'Horizon' ? [11625, 11626, 9101, 8000, 6000] : (self.nodeType == 'SorobanRpc' ? [11625, 11626, 9101, 8000, 6061] : [11625, 11626, 9101])))",fieldPath=".loadBalancer.healthCheckPort",message="healthCheckPort must not be a port the node's own containers use (core 11625 and 11626, the health status port 9101, Horizon 8000 and 6000, RPC 8000 and 6061)"
 type StellarNodeSpec struct {
 	// nodeType is the Stellar service to run: Validator (stellar-core), Horizon or SorobanRpc (stellar-rpc).
 	// +required
@@ -394,6 +395,7 @@ const (
 // LoadBalancerSpec exposes the node through a LoadBalancer Service announced by MetalLB.
 // +kubebuilder:validation:XValidation:rule="!has(self.mode) || self.mode != 'BGP' || has(self.bgp)",fieldPath=".bgp",message="bgp is required when mode is BGP"
 // +kubebuilder:validation:XValidation:rule="!has(self.mode) || self.mode != 'L2' || !has(self.bgp)",fieldPath=".bgp",message="bgp is only used when mode is BGP; remove it or set mode: BGP"
+// +kubebuilder:validation:XValidation:rule="(has(self.enabled) && !self.enabled) || has(self.loadBalancerIP) || has(self.addressPool)",message="loadBalancer needs loadBalancerIP or addressPool: without either MetalLB would pick any pool, and the advertisement could not be limited to it"
 type LoadBalancerSpec struct {
 	// enabled turns the load balancer on; it defaults to true when the loadBalancer block is present.
 	// +optional
@@ -414,6 +416,7 @@ type LoadBalancerSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=45
 	// +kubebuilder:validation:XValidation:rule="isIP(self)",message="loadBalancerIP must be an IPv4 or IPv6 address"
+	// +kubebuilder:validation:XValidation:rule="!isIP(self) || (ip(self).isGlobalUnicast() && !cidr('0.0.0.0/8').containsIP(self))",message="loadBalancerIP must be an address that can be announced: not unspecified, loopback, link-local, multicast, broadcast or in 0.0.0.0/8"
 	LoadBalancerIP string `json:"loadBalancerIP,omitempty"`
 
 	// externalTrafficPolicy of the Service. Local (the default) keeps the client source IP and makes a node
@@ -435,8 +438,11 @@ type LoadBalancerSpec struct {
 	// +kubebuilder:validation:Maximum=65535
 	HealthCheckPort int32 `json:"healthCheckPort,omitempty"`
 
-	// annotations are added to the LoadBalancer Service.
+	// annotations are added to the LoadBalancer Service. MetalLB's and external-dns' keys are set
+	// by the operator from the spec and cannot be given here.
 	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('metallb.io/') && !k.startsWith('metallb.universe.tf/') && !k.contains('external-dns'))",messageExpression="'annotation ' + self.filter(k, k.startsWith('metallb.io/') || k.startsWith('metallb.universe.tf/') || k.contains('external-dns'))[0] + ' is not allowed: MetalLB annotations come from addressPool and loadBalancerIP, external-dns ones from globalDiscovery.externalDns'"
 	Annotations map[string]string `json:"annotations,omitempty"`
 
 	// bgp configures the BGP announcement (mode BGP).
@@ -458,7 +464,7 @@ type BGPSpec struct {
 	// configured in MetalLB.
 	// +optional
 	// +kubebuilder:validation:MaxItems=16
-	// +kubebuilder:validation:XValidation:rule="self.all(p, self.exists_one(q, q.address == p.address && q.port == p.port))",message="peers must not repeat the same address and port"
+	// +kubebuilder:validation:XValidation:rule="self.all(p, !isIP(p.address) || self.filter(q, isIP(q.address) && ip(q.address) == ip(p.address)).size() == 1)",message="peers must not name one router twice: MetalLB peers with an address once, whatever the port, and 2001:db8::1 and 2001:0db8::1 are one address"
 	Peers []BGPPeerSpec `json:"peers,omitempty"`
 
 	// communities are standard BGP communities "A:B" (16-bit each) or well-known names
@@ -502,6 +508,7 @@ type BGPPeerSpec struct {
 	// +required
 	// +kubebuilder:validation:MaxLength=45
 	// +kubebuilder:validation:XValidation:rule="isIP(self)",message="address must be an IPv4 or IPv6 address"
+	// +kubebuilder:validation:XValidation:rule="!isIP(self) || (ip(self).isGlobalUnicast() && !cidr('0.0.0.0/8').containsIP(self))",message="address must be a router's unicast address: not unspecified, loopback, link-local, multicast, broadcast or in 0.0.0.0/8"
 	Address string `json:"address"`
 
 	// asn of the router. Equal to localASN means iBGP.
@@ -568,10 +575,51 @@ type BGPAdvertisementSpec struct {
 	// +kubebuilder:validation:Maximum=4294967295
 	LocalPref *int64 `json:"localPref,omitempty"`
 
-	// nodeSelectors limit the Kubernetes nodes that announce; empty means all nodes.
+	// nodeSelectors limit the Kubernetes nodes that announce; empty means all nodes. Each is a
+	// Kubernetes label selector (matchLabels, matchExpressions); a node matching any of them announces.
 	// +optional
 	// +kubebuilder:validation:MaxItems=16
-	NodeSelectors []metav1.LabelSelector `json:"nodeSelectors,omitempty"`
+	// +kubebuilder:validation:XValidation:rule="self.all(s, self.exists_one(t, t == s))",message="nodeSelectors must not repeat a selector: MetalLB refuses duplicates"
+	NodeSelectors []NodeSelector `json:"nodeSelectors,omitempty"`
+}
+
+// NodeSelector is a Kubernetes label selector (the fields of metav1.LabelSelector), bounded and
+// checked at admission the way MetalLB reads it.
+// +kubebuilder:validation:XValidation:rule="!has(self.matchLabels) || self.matchLabels.all(k, !format.qualifiedName().validate(k).hasValue())",fieldPath=".matchLabels",message="matchLabels keys must be qualified label names (an optional DNS prefix and '/', then at most 63 letters, digits, '-', '_' or '.')"
+type NodeSelector struct {
+	// matchLabels a node must carry.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=16
+	MatchLabels map[string]LabelValue `json:"matchLabels,omitempty"`
+	// matchExpressions a node must satisfy.
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	MatchExpressions []NodeSelectorRequirement `json:"matchExpressions,omitempty"`
+}
+
+// LabelValue is a Kubernetes label value.
+// +kubebuilder:validation:MaxLength=63
+// +kubebuilder:validation:Pattern=`^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`
+type LabelValue string
+
+// NodeSelectorRequirement is one expression of a NodeSelector.
+// +kubebuilder:validation:XValidation:rule="(self.operator in ['In', 'NotIn']) == (has(self.values) && size(self.values) > 0)",message="In and NotIn need values; Exists and DoesNotExist take none"
+// +kubebuilder:validation:XValidation:rule="!format.qualifiedName().validate(self.key).hasValue()",fieldPath=".key",message="key must be a qualified label name (an optional DNS prefix and '/', then at most 63 letters, digits, '-', '_' or '.')"
+type NodeSelectorRequirement struct {
+	// key of the label.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=317
+	Key string `json:"key"`
+	// operator: In, NotIn, Exists or DoesNotExist.
+	// +required
+	// +kubebuilder:validation:Enum=In;NotIn;Exists;DoesNotExist
+	Operator metav1.LabelSelectorOperator `json:"operator"`
+	// values for In and NotIn.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	Values []LabelValue `json:"values,omitempty"`
 }
 
 // GlobalDiscoverySpec places the node for cross-region routing and DNS.
@@ -629,8 +677,11 @@ type ExternalDNSSpec struct {
 	// +kubebuilder:validation:MaxLength=63
 	Provider string `json:"provider,omitempty"`
 
-	// annotations are passed through to the Service as they are.
+	// annotations are passed through to the Service as they are (a weight or set-identifier, say);
+	// hostname and ttl come from the fields above and MetalLB's keys from loadBalancer.
 	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('metallb.io/') && !k.startsWith('metallb.universe.tf/') && !(k.contains('external-dns') && (k.endsWith('/hostname') || k.endsWith('/ttl'))))",messageExpression="'annotation ' + self.filter(k, k.startsWith('metallb.io/') || k.startsWith('metallb.universe.tf/') || (k.contains('external-dns') && (k.endsWith('/hostname') || k.endsWith('/ttl'))))[0] + ' is not allowed: hostname and ttl are externalDns fields, MetalLB keys come from loadBalancer'"
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
@@ -735,6 +786,10 @@ type SyncStatus struct {
 }
 
 // StellarNode runs one Stellar service (validator, Horizon or Stellar RPC) and exposes it through MetalLB.
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must start with a letter and hold only lowercase letters, digits and '-': it names the node's Services"
+// +kubebuilder:validation:XValidation:rule="self.spec.nodeType == 'Horizon' || size(self.metadata.name) <= 52",message="metadata.name must be at most 52 characters for a Validator or SorobanRpc: its StatefulSet's revision label adds 11 to the name and labels hold 63"
+// +kubebuilder:validation:XValidation:rule="self.spec.nodeType != 'Horizon' || size(self.metadata.name) <= 60",message="metadata.name must be at most 60 characters for Horizon: its LoadBalancer Service <name>-lb must fit in 63"
+// +kubebuilder:validation:XValidation:rule="self.spec.nodeType != 'Horizon' || (has(self.spec.horizon) && has(self.spec.horizon.databaseSecretRef)) || size(self.metadata.name) <= 43",message="metadata.name must be at most 43 characters for Horizon with a managed database: the StatefulSet <name>-postgres gets a revision label of its name plus 11 characters, and labels hold 63"
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.replicas,selectorpath=.status.selector

@@ -2,12 +2,15 @@ package controller_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
 )
 
 // The spec's own blocks must be accepted exactly as the user would paste them.
@@ -49,14 +52,18 @@ const validBGP = validHorizon + `
           asn: 64513
 `
 
+func withIP(addr string) string {
+	return strings.Replace(validBGP, `"192.0.2.100"`, `"`+addr+`"`, 1)
+}
+
+func withSelector(selector string) string {
+	return strings.Replace(validBGP, "localASN: 64512", "localASN: 64512\n      advertisement:\n        nodeSelectors:\n          - "+selector, 1)
+}
+
 // Each invalid spec is refused by the apiserver with a message naming the offending field.
 func TestInvalidSpecsAreRejectedNamingTheField(t *testing.T) {
 	ns := newNamespace(t)
-	cases := []struct {
-		name  string
-		doc   string
-		field string
-	}{
+	cases := []struct{ name, doc, field string }{
 		{"a node without nodeType", strings.Replace(validHorizon, "nodeType: Horizon", "", 1), "spec.nodeType"},
 		{"an unknown nodeType", strings.Replace(validHorizon, "nodeType: Horizon", "nodeType: Watcher", 1), "spec.nodeType"},
 		{"an unknown network", strings.Replace(validHorizon, "network: Mainnet", "network: Pubnet", 1), "spec.network"},
@@ -89,6 +96,54 @@ func TestInvalidSpecsAreRejectedNamingTheField(t *testing.T) {
 		{"a negative localPref", strings.Replace(validBGP, "localASN: 64512", "localASN: 64512\n      advertisement:\n        localPref: -1", 1), "spec.loadBalancer.bgp.advertisement.localPref"},
 		{"a bfdProfile with bfdEnabled false", strings.Replace(validBGP, "localASN: 64512", "localASN: 64512\n      bfdEnabled: false\n      bfdProfile: fast", 1), "spec.loadBalancer.bgp.bfdProfile"},
 		{"an externalDns hostname with an underscore", validHorizon + "  globalDiscovery:\n    region: us-east\n    externalDns:\n      hostname: bad_host.example.com\n", "spec.globalDiscovery.externalDns.hostname"},
+	}
+	// Addresses that can never be announced, for loadBalancerIP and for routers.
+	for _, addr := range []string{"0.0.0.0", "::", "127.0.0.1", "::1", "169.254.10.1", "fe80::1", "224.0.0.5", "ff02::2", "255.255.255.255", "0.1.2.3"} {
+		cases = append(cases,
+			struct{ name, doc, field string }{"loadBalancerIP " + addr, withIP(addr), "spec.loadBalancer.loadBalancerIP"})
+	}
+	for _, addr := range []string{"127.0.0.1", "::", "fe80::1", "239.1.1.1"} {
+		cases = append(cases,
+			struct{ name, doc, field string }{"router " + addr, strings.Replace(validBGP, `"192.168.1.1"`, `"`+addr+`"`, 1), "spec.loadBalancer.bgp.peers[0].address"})
+	}
+	cases = append(cases, []struct{ name, doc, field string }{
+		{"an IPv4-mapped IPv6 loadBalancerIP", withIP("::ffff:192.0.2.100"), "spec.loadBalancer.loadBalancerIP"},
+		{"one router in two IPv6 spellings", strings.Replace(validBGP, `"192.168.1.1"
+          asn: 64513`, `"2001:db8::1"
+          asn: 64513
+        - address: "2001:0db8:0:0::1"
+          asn: 64513`, 1), "spec.loadBalancer.bgp.peers"},
+		{"one router on two ports", strings.Replace(validBGP, "asn: 64513", "asn: 64513\n        - address: \"192.168.1.1\"\n          asn: 64513\n          port: 1179", 1), "spec.loadBalancer.bgp.peers"},
+		{"a load balancer without address or pool", validHorizon + "  loadBalancer:\n    mode: L2\n", "spec.loadBalancer"},
+		{"a MetalLB annotation", strings.Replace(validBGP, "mode: BGP", "mode: BGP\n    annotations:\n      metallb.io/loadBalancerIPs: 198.51.100.9", 1), "metallb.io/loadBalancerIPs"},
+		{"a deprecated MetalLB annotation", strings.Replace(validBGP, "mode: BGP", "mode: BGP\n    annotations:\n      metallb.universe.tf/address-pool: other", 1), "metallb.universe.tf/address-pool"},
+		{"an external-dns hostname as a loadBalancer annotation", strings.Replace(validBGP, "mode: BGP", "mode: BGP\n    annotations:\n      external-dns.alpha.kubernetes.io/hostname: evil.example.com", 1), "external-dns.alpha.kubernetes.io/hostname"},
+		{"a ttl as an externalDns annotation", validBGP + "  globalDiscovery:\n    externalDns:\n      hostname: h.example.com\n      annotations:\n        external-dns.kubernetes.io/ttl: \"5\"\n", "external-dns.kubernetes.io/ttl"},
+		{"a node selector operator MetalLB does not know", withSelector("matchExpressions: [{key: region, operator: Near, values: [a]}]"), "spec.loadBalancer.bgp.advertisement.nodeSelectors"},
+		{"In without values", withSelector("matchExpressions: [{key: region, operator: In}]"), "spec.loadBalancer.bgp.advertisement.nodeSelectors"},
+		{"Exists with values", withSelector("matchExpressions: [{key: region, operator: Exists, values: [a]}]"), "spec.loadBalancer.bgp.advertisement.nodeSelectors"},
+		{"an invalid label key", withSelector("matchLabels: {\"bad key!\": a}"), "spec.loadBalancer.bgp.advertisement.nodeSelectors"},
+		{"an invalid label value", withSelector("matchLabels: {region: \"not a value\"}"), "spec.loadBalancer.bgp.advertisement.nodeSelectors"},
+		{"a repeated node selector", withSelector("matchLabels: {region: a}\n          - matchLabels: {region: a}"), "spec.loadBalancer.bgp.advertisement.nodeSelectors"},
+		{"a name starting with a digit", strings.Replace(validHorizon, "name: invalid", "name: 1horizon", 1), "metadata.name"},
+		{"a Validator name too long for its StatefulSet's labels", strings.Replace(strings.Replace(validHorizon, "name: invalid", "name: "+strings.Repeat("v", 53), 1), "nodeType: Horizon", "nodeType: Validator", 1) + "  validator:\n    homeDomain: example.com\n", "metadata.name"},
+		{"a Horizon name too long for its managed database", strings.Replace(validHorizon, "name: invalid", "name: "+strings.Repeat("h", 44), 1), "metadata.name"},
+		{"a Horizon name too long for its LoadBalancer Service", strings.Replace(validHorizon, "name: invalid", "name: "+strings.Repeat("h", 61), 1) + "  horizon:\n    databaseSecretRef:\n      name: db\n", "metadata.name"},
+	}...)
+	// The health port may not be a port of the node's own containers, for every node type (the
+	// list the CEL rule holds must be the one the operator's Go checks use).
+	for _, nt := range []stellarv1.NodeType{stellarv1.NodeTypeValidator, stellarv1.NodeTypeHorizon, stellarv1.NodeTypeSorobanRPC} {
+		for _, port := range nt.ReservedPorts() {
+			doc := strings.Replace(validBGP, "nodeType: Horizon", "nodeType: "+string(nt), 1)
+			if nt == stellarv1.NodeTypeValidator {
+				doc += "  validator:\n    homeDomain: example.com\n"
+			}
+			doc = strings.Replace(doc, "mode: BGP", fmt.Sprintf("mode: BGP\n    healthCheckPort: %d", port), 1)
+			cases = append(cases, struct{ name, doc, field string }{fmt.Sprintf("%s health port %d", nt, port), doc, "spec.loadBalancer.healthCheckPort"})
+		}
+	}
+	if len(cases) < 60 {
+		t.Fatalf("only %d invalid specs; keep at least 60", len(cases))
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -274,7 +274,6 @@ func identifies(pe fieldpath.PathElement, item any, i int) bool {
 	return false
 }
 
-
 // atomicDifference compares a value we own as a whole. The apiserver may add defaults inside it
 // as nested objects (a claim template's status), which are tolerated; an extra scalar means the
 // value differs from ours (a key removed from an atomic selector, say).

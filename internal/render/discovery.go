@@ -30,8 +30,6 @@ type DiscoveryFacts struct {
 	ExternalDNSPrefix string
 }
 
-
-
 // discoveryLabels put region and zone on pods and Services, so dashboards, network policies and
 // selectors can find a region's nodes.
 func discoveryLabels(node *stellarv1.StellarNode) map[string]string {

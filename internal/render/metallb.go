@@ -254,14 +254,14 @@ type lbPlan struct {
 	node      *stellarv1.StellarNode
 	facts     MetalLBFacts
 	discovery DiscoveryFacts
-	objects  []client.Object
-	problems []validate.Problem
-	status   *stellarv1.LoadBalancerStatus
+	objects   []client.Object
+	problems  []validate.Problem
+	status    *stellarv1.LoadBalancerStatus
 }
 
-func (p *lbPlan) add(objects ...client.Object)          { p.objects = append(p.objects, objects...) }
-func (p *lbPlan) report(problems ...validate.Problem)  { p.problems = append(p.problems, problems...) }
-func (p *lbPlan) blocked() bool                        { return validate.BlocksLoadBalancer(p.problems) }
+func (p *lbPlan) add(objects ...client.Object)        { p.objects = append(p.objects, objects...) }
+func (p *lbPlan) report(problems ...validate.Problem) { p.problems = append(p.problems, problems...) }
+func (p *lbPlan) blocked() bool                       { return validate.BlocksLoadBalancer(p.problems) }
 func (p *lbPlan) fail(field, reason, msg string) *lbPlan {
 	p.report(validate.LBErrorf(field, reason, msg))
 	return p

@@ -176,8 +176,6 @@ const (
 	MD5PasswordKey      = "password"
 )
 
-
-
 // SeedSecret resolves the validator seed reference: the user's, or the generated one.
 func SeedSecret(node *stellarv1.StellarNode) (ref SecretRef, generated bool) {
 	if v := node.Spec.Validator; v != nil && v.SeedSecretRef != nil {
@@ -194,11 +192,9 @@ func DatabaseSecret(node *stellarv1.StellarNode) (ref SecretRef, managed bool) {
 	return SecretRef{Name: PostgresSecretName(node), Key: DatabaseURLKey}, true
 }
 
-
 func defaultString(s, def string) string {
 	if strings.TrimSpace(s) == "" {
 		return def
 	}
 	return s
 }
-

@@ -23,7 +23,9 @@ func loadBalancerObjects(result render.Result) int { return len(metallbObjects(r
 // The rules MetalLB enforces on pools, decided before anything is written: an address belongs to
 // one pool only, and an advertisement never covers more than the node's own Service.
 func TestPoolDecisions(t *testing.T) {
-	anycast := func(t *testing.T) *stellarv1.StellarNode { return readExample(t, "../../examples/horizon-anycast.yaml") }
+	anycast := func(t *testing.T) *stellarv1.StellarNode {
+		return readExample(t, "../../examples/horizon-anycast.yaml")
+	}
 	cases := []struct {
 		name    string
 		setup   func(t *testing.T, node *stellarv1.StellarNode, facts *render.Facts)
@@ -63,7 +65,9 @@ func TestPoolDecisions(t *testing.T) {
 				f.MetalLB.Pools = []render.ExistingPool{{Name: "stellar-192-0-2-100", Addresses: []string{"198.51.100.0/24"}}}
 			}, stellarv1.ReasonAddressInForeignPool, "", false},
 		{"a non-default aggregation on the operator's /32 pool is refused",
-			func(_ *testing.T, n *stellarv1.StellarNode, _ *render.Facts) { n.Spec.LoadBalancer.BGP.Advertisement.AggregationLength = 24 },
+			func(_ *testing.T, n *stellarv1.StellarNode, _ *render.Facts) {
+				n.Spec.LoadBalancer.BGP.Advertisement.AggregationLength = 24
+			},
 			stellarv1.ReasonAggregationTooShort, "", false},
 		{"a non-default aggregation on a pool open to every namespace would widen the advertisement",
 			func(_ *testing.T, n *stellarv1.StellarNode, f *render.Facts) {
@@ -185,6 +189,17 @@ func TestFRRModePeersShareOneLocalASNPerNode(t *testing.T) {
 	region := func(r string) []metav1.LabelSelector {
 		return []metav1.LabelSelector{{MatchLabels: map[string]string{"topology.kubernetes.io/region": r}}}
 	}
+	ours := func(sel []metav1.LabelSelector) []stellarv1.NodeSelector {
+		var out []stellarv1.NodeSelector
+		for _, s := range sel {
+			n := stellarv1.NodeSelector{MatchLabels: map[string]stellarv1.LabelValue{}}
+			for k, v := range s.MatchLabels {
+				n.MatchLabels[k] = stellarv1.LabelValue(v)
+			}
+			out = append(out, n)
+		}
+		return out
+	}
 	cases := []struct {
 		name     string
 		mode     render.BGPMode
@@ -209,7 +224,7 @@ func TestFRRModePeersShareOneLocalASNPerNode(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			node := readExample(t, "../../examples/horizon-anycast.yaml")
-			node.Spec.LoadBalancer.BGP.Advertisement.NodeSelectors = tc.selector
+			node.Spec.LoadBalancer.BGP.Advertisement.NodeSelectors = ours(tc.selector)
 			facts := testFacts(node, tc.mode)
 			facts.MetalLB.Peers = []render.ExistingPeer{{Name: "other-router", Ours: tc.ours, Spec: tc.existing}}
 			result := render.Desired(node, facts)

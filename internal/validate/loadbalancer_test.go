@@ -106,16 +106,16 @@ func TestLoadBalancerChecks(t *testing.T) {
 			n.Spec.LoadBalancer.BGP.Advertisement = &stellarv1.BGPAdvertisementSpec{LocalPref: ptr.To[int64](100)}
 		}, validate.LoadBalancerOptions{}, "", "", ""},
 		{"a node selector with an operator MetalLB does not know is refused", func(n *stellarv1.StellarNode) {
-			n.Spec.LoadBalancer.BGP.Advertisement = &stellarv1.BGPAdvertisementSpec{NodeSelectors: []metav1.LabelSelector{{
-				MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "zone", Operator: "Near", Values: []string{"a"}}}}}}
+			n.Spec.LoadBalancer.BGP.Advertisement = &stellarv1.BGPAdvertisementSpec{NodeSelectors: []stellarv1.NodeSelector{{
+				MatchExpressions: []stellarv1.NodeSelectorRequirement{{Key: "zone", Operator: "Near", Values: []stellarv1.LabelValue{"a"}}}}}}
 		}, validate.LoadBalancerOptions{}, stellarv1.ReasonInvalidBGP, validate.SeverityError, "spec.loadBalancer.bgp.advertisement.nodeSelectors[0]"},
 		{"Exists with values is refused", func(n *stellarv1.StellarNode) {
-			n.Spec.LoadBalancer.BGP.Advertisement = &stellarv1.BGPAdvertisementSpec{NodeSelectors: []metav1.LabelSelector{{
-				MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "zone", Operator: metav1.LabelSelectorOpExists, Values: []string{"a"}}}}}}
+			n.Spec.LoadBalancer.BGP.Advertisement = &stellarv1.BGPAdvertisementSpec{NodeSelectors: []stellarv1.NodeSelector{{
+				MatchExpressions: []stellarv1.NodeSelectorRequirement{{Key: "zone", Operator: metav1.LabelSelectorOpExists, Values: []stellarv1.LabelValue{"a"}}}}}}
 		}, validate.LoadBalancerOptions{}, stellarv1.ReasonInvalidBGP, validate.SeverityError, "spec.loadBalancer.bgp.advertisement.nodeSelectors[0]"},
 		{"two equal node selectors are refused as MetalLB does", func(n *stellarv1.StellarNode) {
-			sel := metav1.LabelSelector{MatchLabels: map[string]string{"region": "us-east"}}
-			n.Spec.LoadBalancer.BGP.Advertisement = &stellarv1.BGPAdvertisementSpec{NodeSelectors: []metav1.LabelSelector{sel, sel}}
+			sel := stellarv1.NodeSelector{MatchLabels: map[string]stellarv1.LabelValue{"region": "us-east"}}
+			n.Spec.LoadBalancer.BGP.Advertisement = &stellarv1.BGPAdvertisementSpec{NodeSelectors: []stellarv1.NodeSelector{sel, sel}}
 		}, validate.LoadBalancerOptions{}, stellarv1.ReasonInvalidBGP, validate.SeverityError, "spec.loadBalancer.bgp.advertisement.nodeSelectors[1]"},
 		{"a bfdProfile that is no valid name is refused", func(n *stellarv1.StellarNode) { n.Spec.LoadBalancer.BGP.BFDProfile = "Fast BFD" },
 			validate.LoadBalancerOptions{}, stellarv1.ReasonInvalidSpec, validate.SeverityError, "spec.loadBalancer.bgp.bfdProfile"},
