@@ -83,8 +83,15 @@ func TestMain(m *testing.M) {
 		counted.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
 			return countWrites{next: rt, writes: env.operatorWrites}
 		}
+		// The manager's reconciler and the direct one must mean the same thing by every spec.
+		minor, err := operator.ServerMinor(cp.Config)
+		if err != nil {
+			return nil, err
+		}
+		options := controller.Options{OperatorImage: testOperatorImage, MetalLBNamespace: metallbNamespace, BGPMode: render.BGPModeFRRK8s,
+			Discovery: render.DiscoveryFacts{ServerMinor: minor}}
 		mgr, err := operator.NewManager(counted, operator.Config{
-			Controller:  controller.Options{OperatorImage: testOperatorImage, MetalLBNamespace: metallbNamespace, BGPMode: render.BGPModeFRRK8s},
+			Controller:  options,
 			MetricsAddr: "0",
 			ProbeAddr:   "0",
 		})
@@ -109,7 +116,7 @@ func TestMain(m *testing.M) {
 		env.reconciler = &controller.Reconciler{
 			Client: directClient, APIReader: directReader, Scheme: mgr.GetScheme(),
 			Recorder: mgr.GetEventRecorder("stellar-operator-test"),
-			Options:  controller.Options{OperatorImage: testOperatorImage, MetalLBNamespace: metallbNamespace, BGPMode: render.BGPModeFRRK8s},
+			Options:  options,
 		}
 		// Like the manager's own reconciler: MetalLB's CRDs exist, so its objects come from the cache.
 		env.reconciler.WatchMetalLB(true)

@@ -107,7 +107,7 @@ func NewManager(restConfig *rest.Config, cfg Config) (ctrl.Manager, error) {
 		return nil, err
 	}
 	if cfg.Controller.Discovery.ServerMinor == 0 {
-		if cfg.Controller.Discovery.ServerMinor, err = serverMinor(restConfig); err != nil {
+		if cfg.Controller.Discovery.ServerMinor, err = ServerMinor(restConfig); err != nil {
 			return nil, err
 		}
 	}
@@ -141,9 +141,9 @@ func metallbServed(restConfig *rest.Config) (bool, error) {
 	return true, nil
 }
 
-// serverMinor is the apiserver's minor version, which decides how topology-aware routing is asked
+// ServerMinor is the apiserver's minor version, which decides how topology-aware routing is asked
 // for (spec.trafficDistribution values changed across releases).
-func serverMinor(restConfig *rest.Config) (int, error) {
+func ServerMinor(restConfig *rest.Config) (int, error) {
 	dc, err := discovery.NewDiscoveryClientForConfig(restConfig)
 	if err != nil {
 		return 0, err
