@@ -198,11 +198,13 @@ func (c *ControlPlane) OperatorConfig(ctx context.Context) (*rest.Config, error)
 	return cfg, nil
 }
 
-// ForbiddenLines are the lines of an operator log that report a request its RBAC refused.
+// ForbiddenLines are the lines of an operator log that report a request its RBAC refused (not an
+// admission policy's refusal, which is a test's doing).
 func ForbiddenLines(log string) []string {
 	var out []string
 	for _, line := range strings.Split(log, "\n") {
-		if strings.Contains(line, "is forbidden") || strings.Contains(line, "forbidden: User") {
+		if strings.Contains(line, `forbidden: User \"`) && strings.Contains(line, ` cannot `) ||
+			strings.Contains(line, `forbidden: User "`) && strings.Contains(line, ` cannot `) {
 			out = append(out, line)
 		}
 	}
