@@ -30,7 +30,7 @@ generate: $(CONTROLLER_GEN)
 
 ## verify-generated: fails when a generated file is stale.
 verify-generated: generate
-	@if [ -n "$$(git status --porcelain -- api config/crd config/rbac/role.yaml charts dist)" ]; then \
+	@if [ -n "$$(git status --porcelain -- api config/crd config/rbac/role.yaml charts/stellar-operator/crds charts/stellar-operator/files dist)" ]; then \
 	  echo "Generated files are stale; run 'make generate' and commit:"; git status --porcelain -- api config charts dist; git diff --stat -- api config charts dist; exit 1; fi
 
 build:

@@ -65,6 +65,7 @@ func TestTheValuesSchemaRejectsBadValues(t *testing.T) {
 		{"monitoring.enabled=sometimes", "enabled"},
 		{"metrics.port=8081", "port"},
 		{"leaderElect=true", "leaderElect"},
+		{"leaderElection.enabled=false", "leaderElection.enabled=true"},
 	} {
 		t.Run(tc.set, func(t *testing.T) {
 			_, err := helm(t, "template", "x", chartDir, "--set", tc.set)
