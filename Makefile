@@ -6,7 +6,15 @@ export GOTOOLCHAIN := local
 BIN := $(CURDIR)/bin
 CONTROLLER_GEN := $(BIN)/controller-gen
 
-.PHONY: all build generate verify-generated test test-e2e bench-reconcile run run-local k8s-binaries fmt vet bench
+# The operator's version is the Helm chart's appVersion: the default image tag everywhere.
+VERSION ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' charts/stellar-operator/Chart.yaml)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# Image timestamps are the commit's, so two builds of one commit are byte-identical.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+IMAGE_REPOSITORY ?= ghcr.io/stellar-operator/stellar-operator
+LDFLAGS := -X github.com/stellar-operator/stellar-operator/internal/buildinfo.version=$(VERSION) -X github.com/stellar-operator/stellar-operator/internal/buildinfo.commit=$(REVISION)
+
+.PHONY: all build generate verify-generated test test-e2e bench-reconcile run run-local k8s-binaries fmt vet bench image helm
 
 all: build
 
@@ -18,15 +26,26 @@ generate: $(CONTROLLER_GEN)
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 	$(CONTROLLER_GEN) crd:maxDescLen=512 paths=./api/... output:crd:dir=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=stellar-operator paths=./internal/controller/... output:rbac:dir=config/rbac
+	@hack/generate-install.sh
 
 ## verify-generated: fails when a generated file is stale.
 verify-generated: generate
-	@if [ -n "$$(git status --porcelain -- api config/crd config/rbac/role.yaml)" ]; then \
-	  echo "Generated files are stale; run 'make generate' and commit:"; git status --porcelain -- api config; git diff --stat -- api config; exit 1; fi
+	@if [ -n "$$(git status --porcelain -- api config/crd config/rbac/role.yaml charts/stellar-operator/crds charts/stellar-operator/files dist)" ]; then \
+	  echo "Generated files are stale; run 'make generate' and commit:"; git status --porcelain -- api config charts dist; git diff --stat -- api config charts dist; exit 1; fi
 
 build:
-	go build -o $(BIN)/stellar-operator ./cmd/stellar-operator
-	go build -o $(BIN)/kubectl-stellar ./cmd/kubectl-stellar
+	go build -ldflags "$(LDFLAGS)" -o $(BIN)/stellar-operator ./cmd/stellar-operator
+	go build -ldflags "$(LDFLAGS)" -o $(BIN)/kubectl-stellar ./cmd/kubectl-stellar
+
+## image: the operator image for linux/amd64 and linux/arm64 without a container engine, as an OCI
+## layout (build/image/oci) and archive (build/image/stellar-operator-$(VERSION).oci.tar).
+image:
+	go run ./hack/image --repository $(IMAGE_REPOSITORY) --version $(VERSION) --revision $(REVISION) \
+	  --source-date-epoch $(SOURCE_DATE_EPOCH) --out build/image
+
+## helm: builds Helm from its Go module into ~/.cache (slow the first time) and prints its path.
+helm:
+	@hack/helm.sh
 
 ## k8s-binaries: builds kube-apiserver and etcd from Go modules into ~/.cache (slow the first time).
 k8s-binaries:
@@ -42,7 +61,9 @@ vet:
 ## The full verbose log goes to .local/test.log; the console shows each test and package result.
 test: verify-generated fmt vet
 	@mkdir -p .local
-	@rc=0; KUBEBUILDER_ASSETS="$$(hack/k8s-binaries.sh)" go test -count=1 -timeout 20m -v ./... > .local/test.log 2>&1 || rc=$$?; \
+	@rc=0; export KUBEBUILDER_ASSETS="$$(hack/k8s-binaries.sh)" HELM="$$(hack/helm.sh)"; \
+	  go test -count=1 -timeout 20m -v ./... > .local/test.log 2>&1 || rc=$$?; \
+	  (cd test/monitoring && go vet ./... && go test -count=1 -timeout 10m -v ./...) >> .local/test.log 2>&1 || rc=$$?; \
 	  grep -E '^(--- (PASS|FAIL|SKIP)|ok |FAIL|PASS$$|SKIP|Started a real kube-apiserver)' .local/test.log || true; \
 	  if [ $$rc -ne 0 ]; then echo "== failures (full log: .local/test.log)"; grep -B2 -A25 -E '^(--- FAIL|FAIL|panic:)' .local/test.log | head -300; fi; \
 	  exit $$rc

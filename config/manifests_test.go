@@ -17,7 +17,7 @@ import (
 
 // Every kustomize base names files that exist, and every manifest is a Kubernetes object.
 func TestKustomizeBasesAreComplete(t *testing.T) {
-	for _, dir := range []string{"default", "crd", "rbac", "manager"} {
+	for _, dir := range []string{"default", "crd", "rbac", "manager", "prometheus"} {
 		data, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
 		if err != nil {
 			t.Fatal(err)

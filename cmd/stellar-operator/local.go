@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
+	"github.com/stellar-operator/stellar-operator/internal/buildinfo"
 	"github.com/stellar-operator/stellar-operator/internal/controlplane"
 	"github.com/stellar-operator/stellar-operator/internal/operator"
 	"github.com/stellar-operator/stellar-operator/internal/render"
@@ -66,6 +67,12 @@ func serveLocal(ctx context.Context, f *operatorFlags, l localFlags, stdout io.W
 	}
 	if f.cfg.ProbeAddr == ":8081" {
 		f.cfg.ProbeAddr = "0"
+	}
+	if f.cfg.Controller.OperatorImage == "" {
+		f.cfg.Controller.OperatorImage = localOperatorImage
+		if built := buildinfo.Get().Image; built != "" {
+			f.cfg.Controller.OperatorImage = built
+		}
 	}
 	if err := controlplane.BuildBinaries(os.Stderr); err != nil {
 		return err

@@ -1,5 +1,6 @@
 // Command stellar-operator runs the StellarNode operator (`run`), its embedded local cluster
-// (`local`), and the health sidecar it adds to Stellar pods (`health`).
+// (`local`), and the health sidecar it adds to Stellar pods (`health`); `version` says which build
+// it is.
 package main
 
 import (
@@ -16,11 +17,14 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/stellar-operator/stellar-operator/internal/buildinfo"
 	"github.com/stellar-operator/stellar-operator/internal/health"
 	"github.com/stellar-operator/stellar-operator/internal/operator"
 	"github.com/stellar-operator/stellar-operator/internal/render"
+	"github.com/stellar-operator/stellar-operator/internal/selfimage"
 )
 
 const usage = `Usage: stellar-operator <command> [flags]
@@ -31,10 +35,12 @@ Commands:
   local    start an embedded kube-apiserver + etcd with the CRDs, run the operator, apply
            examples, print what was created, and keep serving (kubeconfig in .local/)
   health   the health sidecar: serve /healthz, /readyz and /status for a Stellar process
+  version  print version, commit and image of this build
 `
 
-// defaultOperatorImage runs the health sidecar unless --operator-image says otherwise.
-const defaultOperatorImage = "ghcr.io/stellar-operator/stellar-operator:latest"
+// localOperatorImage decorates the health sidecars of the embedded local cluster, where no pod
+// ever runs, when neither the flag nor the build names an image.
+const localOperatorImage = "stellar-operator:dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -57,6 +63,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runLocal(ctx, args[1:], stdout)
 	case "health":
 		return health.Command(klog.NewContext(ctx, klog.Background()), args[1:], stdout)
+	case "version":
+		fmt.Fprint(stdout, buildinfo.Get())
+		return nil
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -75,7 +84,8 @@ type operatorFlags struct {
 
 func (f *operatorFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "path to a kubeconfig (default: $KUBECONFIG, in-cluster, or ~/.kube/config)")
-	fs.StringVar(&f.cfg.Controller.OperatorImage, "operator-image", defaultOperatorImage, "image of this binary, used for the health sidecar")
+	fs.StringVar(&f.cfg.Controller.OperatorImage, "operator-image", "",
+		"image of the health sidecar (default: the image of the operator's own Pod, pinned to its digest, else $OPERATOR_IMAGE)")
 	fs.StringVar(&f.cfg.MetricsAddr, "metrics-bind-address", ":8080", "address of the metrics endpoint (0 disables it)")
 	fs.StringVar(&f.cfg.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (0 disables them)")
 	fs.BoolVar(&f.cfg.LeaderElection, "leader-elect", false, "elect a leader so several replicas can run")
@@ -111,7 +121,30 @@ func runOperator(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "No cluster configured (%v): starting an embedded local control plane.\n", err)
 		return serveLocal(ctx, f, localFlags{examples: "examples", kubeconfigOut: ".local/kubeconfig"}, stdout)
 	}
+	if f.cfg.Controller.OperatorImage, err = operatorImage(ctx, restConfig, f.cfg.Controller.OperatorImage); err != nil {
+		return err
+	}
 	return startManager(ctx, restConfig, f.cfg)
+}
+
+// operatorImage is the health sidecar's image in a real cluster: the flag, the operator's own Pod,
+// or $OPERATOR_IMAGE (internal/selfimage).
+func operatorImage(ctx context.Context, restConfig *rest.Config, flag string) (string, error) {
+	scheme, err := operator.NewScheme()
+	if err != nil {
+		return "", err
+	}
+	// The manager's cached client cannot serve reads before it starts: read the Pod directly.
+	c, err := client.New(restConfig, client.Options{Scheme: scheme})
+	if err != nil {
+		return "", err
+	}
+	image, source, err := selfimage.Lookup(ctx, c, os.Getenv, flag)
+	if err != nil {
+		return "", err
+	}
+	ctrl.Log.Info("Health sidecar image", "image", image, "from", string(source))
+	return image, nil
 }
 
 // clusterConfig loads the kubeconfig named by the flag, or controller-runtime's usual chain.

@@ -90,6 +90,9 @@ type ControlPlane struct {
 type Options struct {
 	// ExtraCRDs are installed next to the operator's own (MetalLB's, for instance).
 	ExtraCRDs []*apiextensionsv1.CustomResourceDefinition
+	// WithoutOperatorCRDs leaves the operator's own CRDs out, for tests that install them as a
+	// user would (the Helm chart, dist/install.yaml).
+	WithoutOperatorCRDs bool
 }
 
 // Start runs the control plane and installs the CRDs.
@@ -101,6 +104,9 @@ func Start(opts Options) (*ControlPlane, error) {
 	crds, err := config.CRDs()
 	if err != nil {
 		return nil, fmt.Errorf("reading the operator's CRDs: %w", err)
+	}
+	if opts.WithoutOperatorCRDs {
+		crds = nil
 	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: dir,

@@ -27,6 +27,7 @@ import (
 
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
 	"github.com/stellar-operator/stellar-operator/internal/controller"
+	statusmetrics "github.com/stellar-operator/stellar-operator/internal/metrics"
 	"github.com/stellar-operator/stellar-operator/internal/render"
 )
 
@@ -104,6 +105,10 @@ func NewManager(restConfig *rest.Config, cfg Config) (ctrl.Manager, error) {
 	}
 	metrics, err := controller.NewMetrics(ctrlmetrics.Registry)
 	if err != nil {
+		return nil, err
+	}
+	// StellarNodes' status as metrics, read from the cache at scrape time (alerts and dashboards).
+	if err := statusmetrics.Register(ctrlmetrics.Registry, statusmetrics.NewStatusCollector(mgr.GetCache())); err != nil {
 		return nil, err
 	}
 	if cfg.Controller.Discovery.ServerMinor == 0 {
