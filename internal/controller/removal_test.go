@@ -147,7 +147,9 @@ func TestRemovingFromTheSpecRemovesFromTheCluster(t *testing.T) {
 			}
 			return nil
 		}},
-		{"BFD", func(n *stellarv1.StellarNode) { n.Spec.LoadBalancer.BGP.BFDEnabled, n.Spec.LoadBalancer.BGP.BFDProfile = nil, "" }, func() error {
+		{"BFD", func(n *stellarv1.StellarNode) {
+			n.Spec.LoadBalancer.BGP.BFDEnabled, n.Spec.LoadBalancer.BGP.BFDProfile = nil, ""
+		}, func() error {
 			peer := &metallbv1beta2.BGPPeer{}
 			if err := get(ctx, metallbNamespace, "stellar-peer-192-0-2-210", peer); err != nil {
 				return err
