@@ -42,6 +42,7 @@ func TestHorizonAnycastVerbatimGivesTheSpecsMetalLBObjects(t *testing.T) {
 	if err := env.k8s.Create(ctx, foreign); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = env.k8s.Delete(ctx, foreign) })
 	data, err := os.ReadFile(filepath.Join("..", "..", "examples", "horizon-anycast.yaml"))
 	if err != nil {
 		t.Fatal(err)

@@ -180,7 +180,7 @@ func TestMetalLBNeverGetsOverlappingPools(t *testing.T) {
 	ns := newNamespace(t)
 	t.Cleanup(func() { deleteAllNodes(t, ns) })
 	foreign := &metallbv1beta1.IPAddressPool{ObjectMeta: metav1.ObjectMeta{Name: "edge-" + rand.String(5), Namespace: metallbNamespace},
-		Spec: metallbv1beta1.IPAddressPoolSpec{Addresses: []string{"198.51.100.32/28"}}}
+		Spec: metallbv1beta1.IPAddressPoolSpec{Addresses: []string{"192.0.2.240/28"}}}
 	if err := env.k8s.Create(ctx, foreign); err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestMetalLBNeverGetsOverlappingPools(t *testing.T) {
 
 	inForeign := anycastNode(t, "in-foreign", "192.0.2.221")
 	inForeign.Spec.LoadBalancer.AddressPool = "does-not-exist"
-	inForeign.Spec.LoadBalancer.LoadBalancerIP = "198.51.100.40"
+	inForeign.Spec.LoadBalancer.LoadBalancerIP = "192.0.2.244"
 	create(t, ns, inForeign)
 	got := waitForCondition(t, ns, inForeign.Name, stellarv1.ConditionLoadBalancerReady, metav1.ConditionFalse, stellarv1.ReasonAddressInForeignPool)
 	if !strings.Contains(conditionMessage(got, stellarv1.ConditionLoadBalancerReady), foreign.Name) {
