@@ -65,10 +65,15 @@ func TestTheRenderedHealthSidecarServesReadiness(t *testing.T) {
 	if len(args) == 0 || args[0] != "health" {
 		t.Fatalf("no sidecar args: %v", args)
 	}
-	// In the pod the target is localhost:8000; here it is the fake Horizon.
+	// In the pod the target is localhost:8000 and the status port 9101; here they are the fake
+	// Horizon and a free port.
+	statusPort := freePort(t)
 	for i, a := range args {
-		if strings.HasPrefix(a, "--target=") {
+		switch {
+		case strings.HasPrefix(a, "--target="):
 			args[i] = "--target=" + horizon.URL
+		case strings.HasPrefix(a, "--status-listen="):
+			args[i] = fmt.Sprintf("--status-listen=127.0.0.1:%d", statusPort)
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -83,6 +88,9 @@ func TestTheRenderedHealthSidecarServesReadiness(t *testing.T) {
 
 	readyz := fmt.Sprintf("http://127.0.0.1:%d/readyz", port)
 	waitStatus(t, readyz, http.StatusOK)
+	// The public port (on the anycast address) hides the status and metrics; the cluster port has them.
+	waitStatus(t, fmt.Sprintf("http://127.0.0.1:%d/status", port), http.StatusNotFound)
+	waitStatus(t, fmt.Sprintf("http://127.0.0.1:%d/status", statusPort), http.StatusOK)
 	synced.Store(false)
 	body := waitStatus(t, readyz, http.StatusServiceUnavailable)
 	if !strings.Contains(body, "core_synced") {

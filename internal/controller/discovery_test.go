@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
 	"github.com/stellar-operator/stellar-operator/internal/health"
+	"github.com/stellar-operator/stellar-operator/internal/render"
 )
 
 // The spec's globalDiscovery and externalDns blocks, and the health chain: the sidecar serves
@@ -29,23 +31,33 @@ func TestGlobalDiscoveryAndTheHealthSidecarAreWiredAndSyncReachesStatus(t *testi
 	ns := newNamespace(t)
 	t.Cleanup(func() { deleteAllNodes(t, ns) })
 
-	// A stand-in for the pod's health sidecar, on loopback; the Pod object below points at it.
+	// A stand-in for the pod's health sidecar's in-cluster port, on a loopback address of its own
+	// (the Pod object below has it as its IP): 127.x.y.z:9101, as a pod's IP would be.
 	var synced atomic.Bool
 	synced.Store(true)
-	sidecar := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	podIP := fmt.Sprintf("127.%d.%d.%d", 1+mrand.IntN(250), 1+mrand.IntN(250), 1+mrand.IntN(250))
+	listener, err := net.Listen("tcp", net.JoinHostPort(podIP, strconv.Itoa(stellarv1.PortHealthStatus)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sidecar := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/status" {
+			http.NotFound(w, r)
+			return
+		}
 		res := health.Result{NodeType: "Horizon", State: health.StateSynced, Ready: true, LatestLedger: 3730795, Reason: "synced", CheckedAt: time.Now()}
 		if !synced.Load() {
 			res = health.Result{NodeType: "Horizon", State: health.StateCatchingUp, LatestLedger: 3730700, Reason: "ingestion lags 95 ledgers behind core", CheckedAt: time.Now()}
 		}
 		_ = json.NewEncoder(w).Encode(res)
 	}))
+	sidecar.Listener = listener
+	sidecar.Start()
 	defer sidecar.Close()
-	_, portText, _ := net.SplitHostPort(strings.TrimPrefix(sidecar.URL, "http://"))
-	port, _ := strconv.Atoi(portText)
+	const port = stellarv1.DefaultHealthCheckPort
 
 	node := anycastNode(t, "horizon-us-east", "192.0.2.210")
 	node.Spec.LoadBalancer.LoadBalancerIP = "192.0.2.170"
-	node.Spec.LoadBalancer.HealthCheckPort = int32(port)
 	node.Spec.GlobalDiscovery = &stellarv1.GlobalDiscoverySpec{
 		Enabled: ptr.To(true), Region: "us-east", Zone: "us-east-1a", Priority: ptr.To[int32](100), TopologyAwareHints: true,
 		ExternalDNS: &stellarv1.ExternalDNSSpec{Hostname: "horizon.stellar.example.com", TTL: ptr.To[int64](60), Provider: "route53",
@@ -91,6 +103,11 @@ func TestGlobalDiscoveryAndTheHealthSidecarAreWiredAndSyncReachesStatus(t *testi
 	if p := lb.Spec.Ports[len(lb.Spec.Ports)-1]; p.Name != "health" || p.Port != int32(port) {
 		t.Errorf("the LB Service does not expose the health port: %+v", lb.Spec.Ports)
 	}
+	for _, p := range lb.Spec.Ports {
+		if p.Port == stellarv1.PortHealthStatus || p.TargetPort.String() == render.PortNameHealthStatus {
+			t.Errorf("the LB Service exposes the sidecar's status port: %+v", p)
+		}
+	}
 
 	// A pod of the node (no kubelet: the test writes its IP), whose sidecar is the fake above.
 	if err := env.k8s.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: ns}}); err != nil {
@@ -101,7 +118,7 @@ func TestGlobalDiscoveryAndTheHealthSidecarAreWiredAndSyncReachesStatus(t *testi
 	if err := env.k8s.Create(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	p.Status.PodIP, p.Status.Phase = "127.0.0.1", corev1.PodRunning
+	p.Status.PodIP, p.Status.Phase = podIP, corev1.PodRunning
 	if err := env.k8s.Status().Update(ctx, p); err != nil {
 		t.Fatal(err)
 	}

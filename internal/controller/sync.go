@@ -95,7 +95,7 @@ func (m *Metrics) forget(node *stellarv1.StellarNode) {
 // Synced when any pod is (that pod serves traffic), else it takes the first pod's state and reason.
 func (r *Reconciler) observeSync(ctx context.Context, s *scope) error {
 	node := s.node
-	enabled, port := node.HealthCheck()
+	enabled, _ := node.HealthCheck()
 	if !enabled {
 		node.Status.Sync = nil
 		return nil
@@ -109,7 +109,7 @@ func (r *Reconciler) observeSync(ctx context.Context, s *scope) error {
 		if pod.Status.PodIP == "" || !pod.DeletionTimestamp.IsZero() {
 			continue
 		}
-		res, err := r.fetchStatus(ctx, pod.Status.PodIP, port)
+		res, err := r.fetchStatus(ctx, pod.Status.PodIP, render.PortHealthStatus)
 		if err != nil {
 			res = &health.Result{State: health.SyncState(stellarv1.SyncUnknown), Reason: fmt.Sprintf("pod %s: %v", pod.Name, err)}
 		}

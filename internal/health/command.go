@@ -39,7 +39,8 @@ func command(ctx context.Context, args []string, stdout io.Writer, lookupEnv fun
 	var (
 		nodeType   = fs.String("node-type", "", "Stellar process to check: Validator, Horizon or SorobanRpc (required)")
 		target     = fs.String("target", "", "base URL of the process (default http://127.0.0.1:11626 for Validator, http://127.0.0.1:8000 otherwise)")
-		listen     = fs.String("listen", DefaultListen, "address to serve /healthz, /readyz, /status and /metrics on")
+		listen     = fs.String("listen", DefaultListen, "public address: /healthz and /readyz only (the LoadBalancer exposes it)")
+		statusAt   = fs.String("status-listen", DefaultStatusListen, "in-cluster address: /healthz, /readyz, /status and /metrics (empty: none)")
 		passphrase = fs.String("network-passphrase", "", "expected network passphrase; empty skips the check")
 		period     = fs.Duration("period", DefaultPeriod, "interval between checks")
 		timeout    = fs.Duration("timeout", DefaultTimeout, "timeout of each HTTP call to the process")
@@ -112,50 +113,74 @@ func command(ctx context.Context, args []string, stdout io.Writer, lookupEnv fun
 	)
 	server := NewServer(cfg, checker, registry, log)
 
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", *listen, err)
+	listeners := []struct {
+		address string
+		handler http.Handler
+		what    string
+	}{{*listen, server.PublicHandler(), "health"}}
+	if *statusAt != "" {
+		listeners = append(listeners, struct {
+			address string
+			handler http.Handler
+			what    string
+		}{*statusAt, server.Handler(), "status"})
 	}
-	httpServer := &http.Server{
-		Handler: server.Handler(),
-		// Probes are tiny; tight limits keep stuck clients from holding
-		// connections open.
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    16 << 10,
+	var servers []*http.Server
+	serveErr := make(chan error, len(listeners))
+	for _, l := range listeners {
+		ln, err := net.Listen("tcp", l.address)
+		if err != nil {
+			for _, srv := range servers {
+				_ = srv.Close()
+			}
+			return fmt.Errorf("listen on %s: %w", l.address, err)
+		}
+		srv := &http.Server{
+			Handler: l.handler,
+			// Probes are tiny; tight limits keep stuck clients from holding
+			// connections open.
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      10 * time.Second,
+			IdleTimeout:       60 * time.Second,
+			MaxHeaderBytes:    16 << 10,
+		}
+		servers = append(servers, srv)
+		fmt.Fprintf(stdout, "Serving %s on %s\n", l.what, ln.Addr())
+		log.Info("Serving "+l.what, "address", ln.Addr().String())
+		go func() { serveErr <- srv.Serve(ln) }()
 	}
-	log.Info("Serving health", "address", ln.Addr().String(), "target", redactedTarget(cfg.TargetURL),
+	log.Info("Checking", "target", redactedTarget(cfg.TargetURL),
 		"networkPassphrase", cfg.NetworkPassphrase, "period", cfg.Period, "timeout", cfg.Timeout,
 		"maxLedgerAge", cfg.MaxLedgerAge, "maxIngestLag", cfg.MaxIngestLag)
-	fmt.Fprintf(stdout, "Serving health on %s\n", ln.Addr())
 
 	runCtx, stopChecks := context.WithCancel(ctx)
 	defer stopChecks()
 	var wg sync.WaitGroup
 	wg.Go(func() { server.Run(runCtx) })
 
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- httpServer.Serve(ln) }()
-
 	var result error
+	pending := len(servers)
 	select {
 	case <-ctx.Done():
 	case err := <-serveErr:
 		// Serve only returns early on a listener failure.
 		result = fmt.Errorf("serve health: %w", err)
-		serveErr <- nil
+		pending--
 	}
 
 	log.Info("Shutting down health server")
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
-	if err := httpServer.Shutdown(shutdownCtx); err != nil {
-		log.Error(err, "Graceful shutdown timed out; closing connections")
-		_ = httpServer.Close()
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			log.Error(err, "Graceful shutdown timed out; closing connections")
+			_ = srv.Close()
+		}
 	}
-	<-serveErr
+	for ; pending > 0; pending-- {
+		<-serveErr
+	}
 	stopChecks()
 	wg.Wait()
 	return result

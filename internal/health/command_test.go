@@ -31,11 +31,14 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-var servingRE = regexp.MustCompile(`Serving health on (\S+)`)
+var (
+	servingRE       = regexp.MustCompile(`Serving health on (\S+)`)
+	servingStatusRE = regexp.MustCompile(`Serving status on (\S+)`)
+)
 
-// startCommand runs command in the background and returns the bound
-// address plus a function that cancels it and returns its error.
-func startCommand(t *testing.T, args []string, env map[string]string) (string, func() error) {
+// startCommand runs command in the background and returns the bound public
+// and in-cluster addresses plus a function that cancels it and returns its error.
+func startCommand(t *testing.T, args []string, env map[string]string) (string, string, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(logr.NewContext(context.Background(), logr.Discard()))
 	out := &syncBuffer{}
@@ -43,18 +46,18 @@ func startCommand(t *testing.T, args []string, env map[string]string) (string, f
 	go func() {
 		errc <- command(ctx, args, out, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	}()
-	var addr string
-	waitFor(t, 5*time.Second, "the serving line", func() bool {
+	var addr, statusAddr string
+	waitFor(t, 5*time.Second, "the serving lines", func() bool {
 		select {
 		case err := <-errc:
 			t.Fatalf("command returned early: %v (output %q)", err, out.String())
 		default:
 		}
-		m := servingRE.FindStringSubmatch(out.String())
-		if m != nil {
-			addr = m[1]
+		m, ms := servingRE.FindStringSubmatch(out.String()), servingStatusRE.FindStringSubmatch(out.String())
+		if m != nil && ms != nil {
+			addr, statusAddr = m[1], ms[1]
 		}
-		return m != nil
+		return m != nil && ms != nil
 	})
 	var once sync.Once
 	var err error
@@ -70,26 +73,34 @@ func startCommand(t *testing.T, args []string, env map[string]string) (string, f
 		return err
 	}
 	t.Cleanup(func() { _ = stop() })
-	return addr, stop
+	return addr, statusAddr, stop
 }
 
 func TestCommandServesUntilCancelled(t *testing.T) {
 	core := serve(t, static(http.StatusOK, coreInfoBody("Synced!", 1, testnetPassphrase)))
-	addr, stop := startCommand(t, []string{
-		"--node-type", "Validator", "--target", core.URL, "--listen", "127.0.0.1:0",
+	addr, statusAddr, stop := startCommand(t, []string{
+		"--node-type", "Validator", "--target", core.URL, "--listen", "127.0.0.1:0", "--status-listen", "127.0.0.1:0",
 		"--period", "50ms", "--timeout", "1s", "--network-passphrase", testnetPassphrase,
 	}, nil)
 
-	base := "http://" + addr
+	base, internal := "http://"+addr, "http://"+statusAddr
 	waitFor(t, 5*time.Second, "/readyz 200", func() bool {
 		code, _ := get(t, base+"/readyz")
 		return code == http.StatusOK
 	})
-	if code, body := get(t, base+"/healthz"); code != http.StatusOK || body != "ok" {
-		t.Errorf("/healthz = %d %q", code, body)
+	for _, b := range []string{base, internal} {
+		if code, body := get(t, b+"/healthz"); code != http.StatusOK || body != "ok" {
+			t.Errorf("%s/healthz = %d %q", b, code, body)
+		}
 	}
-	if _, body := get(t, base+"/metrics"); !strings.Contains(body, "stellar_health_synced") || !strings.Contains(body, "go_goroutines") {
+	if _, body := get(t, internal+"/metrics"); !strings.Contains(body, "stellar_health_synced") || !strings.Contains(body, "go_goroutines") {
 		t.Errorf("/metrics lacks the health or Go runtime metrics")
+	}
+	// The public port is exposed on the anycast address: it tells readiness and nothing else.
+	for _, path := range []string{"/status", "/metrics"} {
+		if code, _ := get(t, base+path); code != http.StatusNotFound {
+			t.Errorf("the public port answers %s with %d, want 404", path, code)
+		}
 	}
 	if err := stop(); err != nil {
 		t.Fatalf("command returned %v after cancel, want nil", err)
@@ -101,17 +112,18 @@ func TestCommandServesUntilCancelled(t *testing.T) {
 
 func TestCommandReadsEnvironment(t *testing.T) {
 	rpc := serve(t, &fakeRPC{health: rpcHealthyPreV271})
-	addr, stop := startCommand(t, []string{"--period", "50ms"}, map[string]string{
-		"STELLAR_HEALTH_NODE_TYPE": "rpc",
-		"STELLAR_HEALTH_TARGET":    rpc.URL,
-		"STELLAR_HEALTH_LISTEN":    "127.0.0.1:0",
-		"STELLAR_HEALTH_PERIOD":    "1h", // the flag wins
+	addr, statusAddr, stop := startCommand(t, []string{"--period", "50ms"}, map[string]string{
+		"STELLAR_HEALTH_NODE_TYPE":     "rpc",
+		"STELLAR_HEALTH_TARGET":        rpc.URL,
+		"STELLAR_HEALTH_LISTEN":        "127.0.0.1:0",
+		"STELLAR_HEALTH_STATUS_LISTEN": "127.0.0.1:0",
+		"STELLAR_HEALTH_PERIOD":        "1h", // the flag wins
 	})
 	waitFor(t, 5*time.Second, "/readyz 200", func() bool {
 		code, _ := get(t, "http://"+addr+"/readyz")
 		return code == http.StatusOK
 	})
-	if r := getStatus(t, "http://"+addr); r.NodeType != NodeTypeSorobanRPC {
+	if r := getStatus(t, "http://"+statusAddr); r.NodeType != NodeTypeSorobanRPC {
 		t.Errorf("NodeType = %q, want SorobanRpc", r.NodeType)
 	}
 	if err := stop(); err != nil {

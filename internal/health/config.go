@@ -69,6 +69,7 @@ const (
 	DefaultMaxLedgerAge       = 60 * time.Second
 	DefaultMaxIngestLag int64 = 10
 	DefaultListen             = ":9100"
+	DefaultStatusListen       = ":9101"
 
 	defaultCoreTarget = "http://127.0.0.1:11626"
 	defaultHTTPTarget = "http://127.0.0.1:8000"

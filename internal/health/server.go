@@ -136,20 +136,19 @@ func register[T prometheus.Collector](reg prometheus.Registerer, log logr.Logger
 	return c
 }
 
-// Handler serves /healthz, /readyz, /status and /metrics.
+// PublicHandler serves only /healthz and /readyz: it listens on the port the LoadBalancer Service
+// exposes on the anycast address, where anyone may probe readiness but nothing else is shown.
+func (s *Server) PublicHandler() http.Handler {
+	mux := http.NewServeMux()
+	s.probes(mux)
+	return mux
+}
+
+// Handler serves /healthz, /readyz, /status and /metrics: for the cluster only (the operator reads
+// /status, Prometheus scrapes /metrics), never exposed on the load balancer.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeText(w, http.StatusOK, "ok")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		r := s.current()
-		code := http.StatusOK
-		if !r.Ready {
-			code = http.StatusServiceUnavailable
-		}
-		writeText(w, code, r.Reason)
-	})
+	s.probes(mux)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		body, err := json.MarshalIndent(s.current(), "", "  ")
 		if err != nil {
@@ -163,6 +162,20 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	return mux
+}
+
+func (s *Server) probes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeText(w, http.StatusOK, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		r := s.current()
+		code := http.StatusOK
+		if !r.Ready {
+			code = http.StatusServiceUnavailable
+		}
+		writeText(w, code, r.Reason)
+	})
 }
 
 func writeText(w http.ResponseWriter, code int, body string) {

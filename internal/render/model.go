@@ -32,6 +32,9 @@ const (
 	ComponentRPC      = "stellar-rpc"
 	ComponentPostgres = "postgres"
 	ContainerHealth   = "health"
+	// PortNameHealthStatus names the sidecar's in-cluster port (/status, /metrics): never on the
+	// LoadBalancer Service.
+	PortNameHealthStatus = "health-status"
 )
 
 // Ports of the Stellar services (notes/stellar.md).

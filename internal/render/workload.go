@@ -98,7 +98,7 @@ func podTemplate(node *stellarv1.StellarNode, facts Facts, main corev1.Container
 		}
 		containers = append(containers, healthContainer(node, facts, port, network))
 		annotations["prometheus.io/scrape"] = "true"
-		annotations["prometheus.io/port"] = strconv.Itoa(int(port))
+		annotations["prometheus.io/port"] = strconv.Itoa(PortHealthStatus)
 	}
 	return corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: annotations},
@@ -125,6 +125,7 @@ func healthContainer(node *stellarv1.StellarNode, facts Facts, port int32, netwo
 		"--node-type=" + string(node.Spec.NodeType),
 		"--target=" + target,
 		fmt.Sprintf("--listen=:%d", port),
+		fmt.Sprintf("--status-listen=:%d", PortHealthStatus),
 		"--network-passphrase=" + network.Passphrase,
 	}
 	if hc := node.Spec.HealthCheck; hc != nil {
@@ -145,7 +146,10 @@ func healthContainer(node *stellarv1.StellarNode, facts Facts, port int32, netwo
 		Name:  ContainerHealth,
 		Image: facts.OperatorImage,
 		Args:  args,
-		Ports: []corev1.ContainerPort{{Name: ContainerHealth, ContainerPort: port, Protocol: corev1.ProtocolTCP}},
+		Ports: []corev1.ContainerPort{
+			{Name: ContainerHealth, ContainerPort: port, Protocol: corev1.ProtocolTCP},
+			{Name: PortNameHealthStatus, ContainerPort: PortHealthStatus, Protocol: corev1.ProtocolTCP},
+		},
 		LivenessProbe: &corev1.Probe{
 			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString(ContainerHealth)}},
 			PeriodSeconds: 10,
