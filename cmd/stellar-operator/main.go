@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"k8s.io/client-go/rest"
@@ -21,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/stellar-operator/stellar-operator/internal/buildinfo"
+	"github.com/stellar-operator/stellar-operator/internal/controller"
 	"github.com/stellar-operator/stellar-operator/internal/health"
 	"github.com/stellar-operator/stellar-operator/internal/operator"
 	"github.com/stellar-operator/stellar-operator/internal/render"
@@ -101,6 +103,16 @@ func (f *operatorFlags) bind(fs *flag.FlagSet) {
 		}
 		return fmt.Errorf("unknown BGP mode %q: want native, frr or frr-k8s", v)
 	})
+	fs.IntVar(&f.cfg.Controller.Workers, "workers", 0, fmt.Sprintf("StellarNodes reconciled at once (0: %d on this machine, 4 per CPU up to 16)", controller.DefaultWorkers()))
+	fs.Func("kube-api-qps", fmt.Sprintf("client-side limit of requests per second to the apiserver (default %d)", operator.DefaultQPS), func(v string) error {
+		q, err := strconv.ParseFloat(v, 32)
+		if err != nil || q <= 0 {
+			return fmt.Errorf("want a positive number, got %q", v)
+		}
+		f.cfg.QPS = float32(q)
+		return nil
+	})
+	fs.IntVar(&f.cfg.Burst, "kube-api-burst", 0, fmt.Sprintf("client-side request burst (0: %d)", operator.DefaultBurst))
 	f.zap.BindFlags(fs)
 }
 

@@ -79,9 +79,11 @@ func (r *Reconciler) observeMetalLB(ctx context.Context, s *scope) error {
 // observeMetalLBObjects lists MetalLB's configuration objects, the operator's and everyone else's.
 func (r *Reconciler) observeMetalLBObjects(ctx context.Context, m *render.MetalLBFacts) error {
 	reader := r.metallbReader()
-	in := client.InNamespace(m.Namespace)
+	// Read-only use of the cache's objects: copying every pool of a large cluster on every pass
+	// would cost more than the pass.
+	in := []client.ListOption{client.InNamespace(m.Namespace), client.UnsafeDisableDeepCopy}
 	pools := &metallbv1beta1.IPAddressPoolList{}
-	if err := reader.List(ctx, pools, in); err != nil {
+	if err := reader.List(ctx, pools, in...); err != nil {
 		return fmt.Errorf("listing IPAddressPools: %w", err)
 	}
 	m.Pools = nil
@@ -89,7 +91,7 @@ func (r *Reconciler) observeMetalLBObjects(ctx context.Context, m *render.MetalL
 		m.Pools = append(m.Pools, render.ExistingPool{Name: p.Name, Ours: ours(&p), Addresses: p.Spec.Addresses, Allocation: p.Spec.AllocateTo})
 	}
 	peers := &metallbv1beta2.BGPPeerList{}
-	if err := reader.List(ctx, peers, in); err != nil {
+	if err := reader.List(ctx, peers, in...); err != nil {
 		return fmt.Errorf("listing BGPPeers: %w", err)
 	}
 	m.Peers = nil
@@ -97,7 +99,7 @@ func (r *Reconciler) observeMetalLBObjects(ctx context.Context, m *render.MetalL
 		m.Peers = append(m.Peers, render.ExistingPeer{Name: p.Name, Ours: ours(&p), Spec: p.Spec})
 	}
 	profiles := &metallbv1beta1.BFDProfileList{}
-	if err := reader.List(ctx, profiles, in); err != nil {
+	if err := reader.List(ctx, profiles, in...); err != nil {
 		return fmt.Errorf("listing BFDProfiles: %w", err)
 	}
 	m.BFDProfiles = nil
@@ -105,7 +107,7 @@ func (r *Reconciler) observeMetalLBObjects(ctx context.Context, m *render.MetalL
 		m.BFDProfiles = append(m.BFDProfiles, render.ExistingBFDProfile{Name: p.Name, Ours: ours(&p), EchoMode: p.Spec.EchoMode != nil && *p.Spec.EchoMode})
 	}
 	advertisements := &metallbv1beta1.BGPAdvertisementList{}
-	if err := reader.List(ctx, advertisements, in); err != nil {
+	if err := reader.List(ctx, advertisements, in...); err != nil {
 		return fmt.Errorf("listing BGPAdvertisements: %w", err)
 	}
 	m.Advertisements = nil

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -15,11 +16,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -59,6 +61,8 @@ type Options struct {
 	SyncRefresh time.Duration
 	// SweepInterval overrides DefaultSweepInterval.
 	SweepInterval time.Duration
+	// Workers is how many nodes are reconciled at once (0: DefaultWorkers()).
+	Workers int
 	// Discovery are the cluster facts global discovery needs (apiserver version, external-dns prefix).
 	Discovery render.DiscoveryFacts
 }
@@ -77,6 +81,17 @@ func (o Options) retryInterval() time.Duration {
 	return DefaultRetryInterval
 }
 
+// DefaultWorkers sizes the worker pool to the machine: reconciles mostly wait for the apiserver,
+// so a few per CPU keep it busy; more only queue behind the shared-object lock.
+func DefaultWorkers() int { return min(4*runtime.GOMAXPROCS(0), 16) }
+
+func (o Options) workers() int {
+	if o.Workers > 0 {
+		return o.Workers
+	}
+	return DefaultWorkers()
+}
+
 func (o Options) sweepInterval() time.Duration {
 	if o.SweepInterval > 0 {
 		return o.SweepInterval
@@ -89,7 +104,7 @@ type Reconciler struct {
 	Client client.Client
 	// APIReader reads Secrets without caching them.
 	APIReader client.Reader
-	Scheme    *runtime.Scheme
+	Scheme    *kruntime.Scheme
 	Recorder  recorder.EventRecorder
 	Options   Options
 	// Metrics are optional (nil in tests that do not look at them).
@@ -143,6 +158,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.nodesReferencingSecret)).
 		Watches(&stellarv1.LoadBalancerPolicy{}, handler.EnqueueRequestsFromMapFunc(r.nodesOfPolicyChange)).
 		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.nodesInNamespace)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.workers()}).
 		Named("stellarnode")
 	if r.watchesMetalLB {
 		for _, obj := range []client.Object{&metallbv1beta1.IPAddressPool{}, &metallbv1beta1.BGPAdvertisement{},
@@ -273,6 +289,11 @@ func (r *Reconciler) renderAndApplyShared(ctx context.Context, s *scope) ([]clie
 	}
 	s.problems = append(s.problems, desired.Problems...)
 	s.intended = desired.Status
+	if validate.BlocksLoadBalancer(s.problems) {
+		// What stops the load balancer may be another object (a peer with another ASN, a pool):
+		// not every such change wakes this node, so it looks again.
+		s.requeueAtMost(r.Options.retryInterval())
+	}
 	if validate.HasErrors(s.problems) {
 		return nil, nil
 	}

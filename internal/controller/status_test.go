@@ -3,7 +3,9 @@ package controller
 import (
 	"strings"
 	"testing"
+	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
@@ -110,6 +112,34 @@ func TestLoadBalancerReady(t *testing.T) {
 			}
 			if tc.assigned && !strings.Contains(c.Message, "pool-a") {
 				t.Errorf("message %q does not name the pool", c.Message)
+			}
+		})
+	}
+}
+
+func TestSyncToReport(t *testing.T) {
+	at := func(minute int) *metav1.Time {
+		return &metav1.Time{Time: time.Date(2026, 11, 29, 12, minute, 0, 0, time.UTC)}
+	}
+	synced := func(ledger int64, minute int) *stellarv1.SyncStatus {
+		return &stellarv1.SyncStatus{State: stellarv1.SyncSynced, LatestLedger: ledger, Reason: "synced", CheckedAt: at(minute)}
+	}
+	catchingUp := &stellarv1.SyncStatus{State: stellarv1.SyncCatchingUp, LatestLedger: 90, Reason: "catching up", CheckedAt: at(1)}
+	cases := []struct {
+		name               string
+		reported, observed *stellarv1.SyncStatus
+		want               *stellarv1.SyncStatus
+	}{
+		{"the first observation is reported", nil, synced(100, 0), synced(100, 0)},
+		{"a ledger that moved for a minute keeps the report (no write)", synced(100, 0), synced(112, 1), synced(100, 0)},
+		{"a ledger that moved for ten minutes is reported", synced(100, 0), synced(220, 10), synced(220, 10)},
+		{"a new state is reported at once", synced(100, 0), catchingUp, catchingUp},
+		{"losing the sidecars is reported at once", synced(100, 0), nil, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := syncToReport(tc.reported, tc.observed); !equality.Semantic.DeepEqual(got, tc.want) {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
 			}
 		})
 	}

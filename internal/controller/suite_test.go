@@ -27,8 +27,8 @@ import (
 
 // suite is the one control plane and operator shared by every test of this package.
 type suite struct {
-	// k8s is an uncounted client for the tests' own reads and writes.
-	k8s client.Client
+	// k8s is an uncounted client for the tests' own reads, writes and watches.
+	k8s client.WithWatch
 	// operatorWrites counts the write requests the operator's manager sends.
 	operatorWrites *atomic.Int64
 	// logs holds everything the operator logged.
@@ -65,7 +65,7 @@ func TestMain(m *testing.M) {
 		if err != nil {
 			return nil, err
 		}
-		env.k8s, err = client.New(cp.Config, client.Options{Scheme: scheme})
+		env.k8s, err = client.NewWithWatch(cp.Config, client.Options{Scheme: scheme})
 		if err != nil {
 			return nil, err
 		}
@@ -88,8 +88,9 @@ func TestMain(m *testing.M) {
 		if err != nil {
 			return nil, err
 		}
+		// Several workers, so every test also runs reconciles concurrently.
 		options := controller.Options{OperatorImage: testOperatorImage, MetalLBNamespace: metallbNamespace, BGPMode: render.BGPModeFRRK8s,
-			Discovery: render.DiscoveryFacts{ServerMinor: minor}}
+			Discovery: render.DiscoveryFacts{ServerMinor: minor}, Workers: 8}
 		mgr, err := operator.NewManager(counted, operator.Config{
 			Controller:  options,
 			MetricsAddr: "0",

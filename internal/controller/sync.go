@@ -21,7 +21,7 @@ import (
 	"github.com/stellar-operator/stellar-operator/internal/render"
 )
 
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 
 // DefaultSyncRefresh is how often a node with the health sidecar asks its pods whether they are
 // synced, for status and metrics. Readiness itself never waits for the operator: the kubelet probes
@@ -101,7 +101,7 @@ func (r *Reconciler) observeSync(ctx context.Context, s *scope) error {
 		return nil
 	}
 	pods := &corev1.PodList{}
-	if err := r.APIReader.List(ctx, pods, client.InNamespace(node.Namespace), client.MatchingLabels(render.SelectorLabels(node))); err != nil {
+	if err := r.Client.List(ctx, pods, client.InNamespace(node.Namespace), client.MatchingLabels(render.SelectorLabels(node))); err != nil {
 		return fmt.Errorf("listing pods: %w", err)
 	}
 	var best *health.Result
@@ -131,8 +131,27 @@ func (r *Reconciler) observeSync(ctx context.Context, s *scope) error {
 	if !best.CheckedAt.IsZero() {
 		sync.CheckedAt = &metav1.Time{Time: best.CheckedAt.UTC().Truncate(time.Second)}
 	}
-	node.Status.Sync = sync
+	node.Status.Sync = syncToReport(s.before.Sync, sync)
 	return nil
+}
+
+// SyncLedgerInterval is how often a moving ledger alone is written to status.sync: a synced node's
+// ledger moves every few seconds, and a write per node per minute would cost a fleet more than its
+// whole convergence. A change of state or reason is written at once; the live ledger is the
+// sidecar's metric (stellar_health_latest_ledger).
+const SyncLedgerInterval = 10 * time.Minute
+
+// syncToReport keeps the reported sync when only its ledger and check time moved, for less than
+// SyncLedgerInterval. Pure.
+func syncToReport(reported, observed *stellarv1.SyncStatus) *stellarv1.SyncStatus {
+	if reported == nil || observed == nil || reported.State != observed.State || reported.Reason != observed.Reason ||
+		reported.CheckedAt == nil || observed.CheckedAt == nil {
+		return observed
+	}
+	if observed.CheckedAt.Sub(reported.CheckedAt.Time) < SyncLedgerInterval {
+		return reported
+	}
+	return observed
 }
 
 // fetchStatus reads one sidecar's /status, with a short timeout and a bounded body.

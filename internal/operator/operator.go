@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
@@ -38,7 +39,19 @@ type Config struct {
 	ProbeAddr        string
 	LeaderElection   bool
 	LeaderElectionNS string
+	// QPS and Burst limit the operator's requests to the apiserver on the client side (0: the
+	// defaults below). The apiserver's own priority and fairness protects it; the client-side
+	// limit only has to stop a runaway loop.
+	QPS   float32
+	Burst int
 }
+
+// Client-side rate limits: client-go's defaults (5 requests/s, burst 10) would make a fleet of a
+// thousand nodes converge at the pace of the limiter, not of the apiserver.
+const (
+	DefaultQPS   = 200
+	DefaultBurst = 400
+)
 
 // NewScheme registers every API the operator reads or writes.
 func NewScheme() (*runtime.Scheme, error) {
@@ -63,6 +76,14 @@ func NewManager(restConfig *rest.Config, cfg Config) (ctrl.Manager, error) {
 	if cfg.Controller.BGPMode == "" {
 		cfg.Controller.BGPMode = render.BGPModeFRRK8s
 	}
+	restConfig = rest.CopyConfig(restConfig)
+	restConfig.QPS, restConfig.Burst = cfg.QPS, cfg.Burst
+	if restConfig.QPS == 0 {
+		restConfig.QPS = DefaultQPS
+	}
+	if restConfig.Burst == 0 {
+		restConfig.Burst = DefaultBurst
+	}
 	// MetalLB's objects are cached, from its namespace only, when its CRDs exist now; a cache for
 	// kinds the apiserver does not serve cannot even be configured.
 	metallbPresent, err := metallbServed(restConfig)
@@ -80,12 +101,15 @@ func NewManager(restConfig *rest.Config, cfg Config) (ctrl.Manager, error) {
 	// The kinds the operator writes are cached only when they carry its label: a cluster's other
 	// ConfigMaps, Services, workloads and claims never reach its memory.
 	ours := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{render.LabelManagedBy: render.ManagerName})}
-	for _, obj := range []client.Object{&corev1.ConfigMap{}, &corev1.Service{}, &corev1.PersistentVolumeClaim{}, &appsv1.StatefulSet{}, &appsv1.Deployment{}} {
+	for _, obj := range []client.Object{&corev1.ConfigMap{}, &corev1.Service{}, &corev1.PersistentVolumeClaim{}, &appsv1.StatefulSet{}, &appsv1.Deployment{}, &corev1.Pod{}} {
 		byObject[obj] = ours
 	}
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
-		Scheme:                  scheme,
-		Cache:                   cache.Options{ByObject: byObject},
+		Scheme: scheme,
+		Cache: cache.Options{ByObject: byObject,
+			// Only the operator's own managedFields entry is read (to see what it owns); the rest
+			// of them is a good part of every cached object's size.
+			DefaultTransform: keepOwnManagedFields},
 		Metrics:                 metricsserver.Options{BindAddress: cfg.MetricsAddr},
 		HealthProbeBindAddress:  cfg.ProbeAddr,
 		LeaderElection:          cfg.LeaderElection,
@@ -129,6 +153,25 @@ func NewManager(restConfig *rest.Config, cfg Config) (ctrl.Manager, error) {
 		return nil, fmt.Errorf("setting up the StellarNode controller: %w", err)
 	}
 	return mgr, nil
+}
+
+// keepOwnManagedFields drops every managedFields entry but the operator's own from cached objects.
+func keepOwnManagedFields(obj any) (any, error) {
+	accessor, ok := obj.(metav1.Object)
+	if !ok {
+		return obj, nil
+	}
+	entries := accessor.GetManagedFields()
+	kept := entries[:0:0]
+	for _, e := range entries {
+		if e.Manager == controller.FieldOwner {
+			kept = append(kept, e)
+		}
+	}
+	if len(kept) != len(entries) {
+		accessor.SetManagedFields(kept)
+	}
+	return obj, nil
 }
 
 // metallbServed reports whether the apiserver serves MetalLB's API group.
