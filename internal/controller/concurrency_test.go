@@ -114,7 +114,6 @@ func mustRouter(t *testing.T, s string) netip.Addr {
 	return a
 }
 
-
 // watchPoolNeverShrinks watches a pool while nodes join it: a version that drops an address an
 // earlier one had would withdraw a live address, however briefly. The returned function stops the
 // watch and reports the first such version.
