@@ -143,9 +143,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	// Status writes (the operator's own, each minute's sync) change no generation: they wake nobody.
+	// A node's own annotations do wake it: touching one is how a user asks for a pass now.
 	specChanges := builder.WithPredicates(predicate.GenerationChangedPredicate{})
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&stellarv1.StellarNode{}, specChanges).
+		For(&stellarv1.StellarNode{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&corev1.ConfigMap{}).
 		Owns(&corev1.Service{}).
 		Owns(&appsv1.StatefulSet{}).

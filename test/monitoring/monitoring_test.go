@@ -379,13 +379,14 @@ func sidecarMetrics() ([]*dto.MetricFamily, error) {
 	r, w := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- health.Command(ctx, []string{"--node-type=Horizon", "--target=http://127.0.0.1:1", "--listen=127.0.0.1:0", "--period=1h"}, w)
+		done <- health.Command(ctx, []string{"--node-type=Horizon", "--target=http://127.0.0.1:1", "--listen=127.0.0.1:0", "--status-listen=127.0.0.1:0", "--period=1h"}, w)
 		_ = w.Close()
 	}()
 	addr := ""
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
-		if a, ok := strings.CutPrefix(sc.Text(), "Serving health on "); ok {
+		// /metrics is served on the in-cluster status port only.
+		if a, ok := strings.CutPrefix(sc.Text(), "Serving status on "); ok {
 			addr = a
 			break
 		}
