@@ -49,8 +49,9 @@ func runLocal(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&l.kubeconfigOut, "kubeconfig-out", ".local/kubeconfig", "where to write the admin kubeconfig of the local cluster")
 	fs.BoolVar(&l.once, "once", false, "exit after printing the summary instead of serving until interrupted")
 	fs.DurationVar(&l.settle, "settle", 30*time.Second, "how long to wait for the examples to be reconciled")
+	fs.SetOutput(stdout)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return helpIsNoError(err)
 	}
 	f.setLogger()
 	return serveLocal(ctx, f, l, stdout)

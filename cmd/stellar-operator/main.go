@@ -123,15 +123,19 @@ func (f *operatorFlags) setLogger() {
 func runOperator(ctx context.Context, args []string, stdout io.Writer) error {
 	f := &operatorFlags{}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stdout)
 	f.bind(fs)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return helpIsNoError(err)
 	}
 	f.setLogger()
-	restConfig, err := clusterConfig(f.kubeconfig)
-	if err != nil {
-		fmt.Fprintf(stdout, "No cluster configured (%v): starting an embedded local control plane.\n", err)
+	restConfig, err := clusterConfig(f.kubeconfig, os.Getenv)
+	if errors.Is(err, errNoCluster) {
+		fmt.Fprintln(stdout, "No cluster configured (no kubeconfig, not running in a cluster): starting an embedded local control plane.")
 		return serveLocal(ctx, f, localFlags{examples: "examples", kubeconfigOut: ".local/kubeconfig"}, stdout)
+	}
+	if err != nil {
+		return err
 	}
 	if f.cfg.Controller.OperatorImage, err = operatorImage(ctx, restConfig, f.cfg.Controller.OperatorImage); err != nil {
 		return err
@@ -159,12 +163,32 @@ func operatorImage(ctx context.Context, restConfig *rest.Config, flag string) (s
 	return image, nil
 }
 
-// clusterConfig loads the kubeconfig named by the flag, or controller-runtime's usual chain.
-func clusterConfig(path string) (*rest.Config, error) {
+// errNoCluster means neither a kubeconfig nor an in-cluster environment names a cluster.
+var errNoCluster = errors.New("no cluster configured")
+
+// clusterConfig loads the kubeconfig named by the flag; else the in-cluster configuration when the
+// process runs in a Pod; else $KUBECONFIG or ~/.kube/config (kubectl's rules).
+func clusterConfig(path string, getenv func(string) string) (*rest.Config, error) {
 	if path != "" {
 		return clientcmd.BuildConfigFromFlags("", path)
 	}
-	return ctrl.GetConfig()
+	if getenv("KUBERNETES_SERVICE_HOST") != "" && getenv("KUBERNETES_SERVICE_PORT") != "" {
+		return rest.InClusterConfig()
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if clientcmd.IsEmptyConfig(err) {
+		return nil, errNoCluster
+	}
+	return cfg, err
+}
+
+// helpIsNoError makes `-h` a successful answer, not a failure.
+func helpIsNoError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
 }
 
 func startManager(ctx context.Context, restConfig *rest.Config, cfg operator.Config) error {

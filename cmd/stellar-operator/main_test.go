@@ -53,3 +53,33 @@ func TestUnknownCommandIsAnError(t *testing.T) {
 		t.Fatalf("err=%v out=%s", err, out.String())
 	}
 }
+
+// `-h` is an answer, not a failure, for every command.
+func TestHelpOfEveryCommandSucceeds(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"help"}, {"run", "-h"}, {"local", "-h"}, {"health", "-h"}, {"version"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var out bytes.Buffer
+			if err := run(context.Background(), args, &out, &out); err != nil {
+				t.Fatalf("%v: %v", args, err)
+			}
+			if out.Len() == 0 {
+				t.Errorf("%v printed nothing", args)
+			}
+		})
+	}
+}
+
+// Without a kubeconfig and outside a Pod, `run` knows there is no cluster (and says so in one line
+// before starting the embedded one), instead of failing with client configuration errors.
+func TestNoClusterIsRecognised(t *testing.T) {
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "absent"))
+	t.Setenv("HOME", t.TempDir())
+	env := map[string]string{}
+	if _, err := clusterConfig("", func(k string) string { return env[k] }); !errors.Is(err, errNoCluster) {
+		t.Fatalf("without any configuration: %v, want errNoCluster", err)
+	}
+	env["KUBERNETES_SERVICE_HOST"], env["KUBERNETES_SERVICE_PORT"] = "10.96.0.1", "443"
+	if _, err := clusterConfig("", func(k string) string { return env[k] }); errors.Is(err, errNoCluster) {
+		t.Fatal("in a Pod the in-cluster configuration is used")
+	}
+}
