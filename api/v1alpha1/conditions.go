@@ -34,6 +34,10 @@ const (
 	// ReasonApplyFailed: the apiserver refused a write (forbidden, invalid, denied by a webhook or
 	// an admission policy); the message carries its answer.
 	ReasonApplyFailed = "ApplyFailed"
+	// ReasonRolloutStarted (an Event): a write restarts the node's pods, and why.
+	ReasonRolloutStarted = "RolloutStarted"
+	// ReasonPeerRecreated (an Event): a BGPPeer is deleted and created again (its sessions flap).
+	ReasonPeerRecreated = "PeerRecreated"
 	// ReasonSeedSecretLost: a validator that had an identity lost its seed Secret; the operator
 	// will not mint a new identity.
 	ReasonSeedSecretLost = "SeedSecretLost"
@@ -65,6 +69,8 @@ const (
 	ReasonNotAllowedByPolicy       = "NotAllowedByPolicy"
 	ReasonAddressAssigned          = "AddressAssigned"
 	ReasonAddressPending           = "AddressPending"
+	// ReasonPodsOutsideAnnouncingNodes: pods may run where no speaker announces them.
+	ReasonPodsOutsideAnnouncingNodes = "PodsOutsideAnnouncingNodes"
 
 	// Global discovery reasons.
 	ReasonExternalDNSNeedsLoadBalancer = "ExternalDNSNeedsLoadBalancer"

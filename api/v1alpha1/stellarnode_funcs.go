@@ -338,3 +338,11 @@ func (n *StellarNode) MaxNameLength() int {
 		return 43 // the managed database's StatefulSet <name>-postgres
 	}
 }
+
+// EffectiveSidecarUpdate is when the health sidecar follows a new operator image (OnPodChange).
+func (h *HealthCheckSpec) EffectiveSidecarUpdate() SidecarUpdatePolicy {
+	if h == nil || h.SidecarUpdate == "" {
+		return SidecarUpdateOnPodChange
+	}
+	return h.SidecarUpdate
+}

@@ -104,6 +104,38 @@ type StellarNodeSpec struct {
 	// pod is synced, and so ready and announced.
 	// +optional
 	HealthCheck *HealthCheckSpec `json:"healthCheck,omitempty"`
+
+	// placement decides where the node's pods (and its managed database's) may run. With BGP and
+	// externalTrafficPolicy Local, keep them on the nodes advertisement.nodeSelectors announce from.
+	// +optional
+	Placement *PlacementSpec `json:"placement,omitempty"`
+
+	// imagePullSecrets for the node's images (the Stellar image, the health sidecar, PostgreSQL).
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	ImagePullSecrets []corev1.LocalObjectReference `json:"imagePullSecrets,omitempty"`
+}
+
+// PlacementSpec holds the scheduling fields of the node's pods, with Kubernetes' own types.
+type PlacementSpec struct {
+	// nodeSelector: labels a Kubernetes node must carry.
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	// affinity rules of the pods.
+	// +optional
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+	// tolerations of the pods.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+	// topologySpreadConstraints of the pods.
+	// +optional
+	// +kubebuilder:validation:MaxItems=8
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+	// priorityClassName of the pods.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	PriorityClassName string `json:"priorityClassName,omitempty"`
 }
 
 // HealthCheckSpec are the sync thresholds of the health sidecar.
@@ -128,7 +160,23 @@ type HealthCheckSpec struct {
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=100000
 	MaxIngestLag *int64 `json:"maxIngestLag,omitempty"`
+
+	// sidecarUpdate: when the health sidecar moves to a new operator image. OnPodChange (the
+	// default) keeps the image the running pods have until their template changes for another
+	// reason (a spec or configuration change), so an operator upgrade alone restarts no pod and
+	// never takes every region down at once; Immediate follows the operator at once.
+	// +optional
+	// +kubebuilder:validation:Enum=OnPodChange;Immediate
+	SidecarUpdate SidecarUpdatePolicy `json:"sidecarUpdate,omitempty"`
 }
+
+// SidecarUpdatePolicy says when the health sidecar follows a new operator image.
+type SidecarUpdatePolicy string
+
+const (
+	SidecarUpdateOnPodChange SidecarUpdatePolicy = "OnPodChange"
+	SidecarUpdateImmediate   SidecarUpdatePolicy = "Immediate"
+)
 
 // CustomNetworkSpec describes a private or test network.
 type CustomNetworkSpec struct {
@@ -796,11 +844,16 @@ type SyncStatus struct {
 // +kubebuilder:resource:shortName=sn,categories=stellar
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.nodeType`
 // +kubebuilder:printcolumn:name="Network",type=string,JSONPath=`.spec.network`
-// +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.spec.version`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Pods",type=integer,JSONPath=`.status.readyReplicas`,description="Ready pods"
+// +kubebuilder:printcolumn:name="Sync",type=string,JSONPath=`.status.sync.state`
+// +kubebuilder:printcolumn:name="Ledger",type=integer,JSONPath=`.status.sync.latestLedger`
 // +kubebuilder:printcolumn:name="External-IP",type=string,JSONPath=`.status.externalIP`
+// +kubebuilder:printcolumn:name="Region",type=string,JSONPath=`.spec.globalDiscovery.region`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
-// +kubebuilder:printcolumn:name="Region",type=string,JSONPath=`.spec.globalDiscovery.region`,priority=1
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="LB",type=string,JSONPath=`.status.conditions[?(@.type=="LoadBalancerReady")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.spec.version`,priority=1
 type StellarNode struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

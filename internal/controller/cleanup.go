@@ -7,6 +7,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/klog/v2"
@@ -31,7 +32,7 @@ func ownedBy(node *stellarv1.StellarNode) client.MatchingLabels {
 // prunableLists are the same-namespace kinds a node may stop wanting. Claims and Secrets are not
 // pruned: they hold data, and go only with the node under retentionPolicy Delete.
 func prunableLists() []client.ObjectList {
-	return []client.ObjectList{&corev1.ConfigMapList{}, &corev1.ServiceList{}, &appsv1.StatefulSetList{}, &appsv1.DeploymentList{}}
+	return []client.ObjectList{&corev1.ConfigMapList{}, &corev1.ServiceList{}, &appsv1.StatefulSetList{}, &appsv1.DeploymentList{}, &policyv1.PodDisruptionBudgetList{}}
 }
 
 // prune deletes our labelled objects of a node that the node no longer wants.

@@ -14,6 +14,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
@@ -134,6 +135,8 @@ type Reconciler struct {
 // their nodes); generated seeds, database passwords and MD5 copies are created, patched, deleted.
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// Disruption budgets of multi-replica nodes.
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch;delete
 
 // SetupWithManager registers the controller, its cache indexes and what it watches. MetalLB's
 // objects are watched when its CRDs exist at start; otherwise nodes with a load balancer look
@@ -151,6 +154,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&corev1.Service{}).
 		Owns(&appsv1.StatefulSet{}).
 		Owns(&appsv1.Deployment{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
 		// A node's shared MetalLB objects depend on the nodes claiming the same address, pool or
 		// router: wake exactly those when one changes.
 		Watches(&stellarv1.StellarNode{}, handler.EnqueueRequestsFromMapFunc(r.siblingsOf), specChanges).
@@ -240,6 +244,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}()
 
 	if err := r.resolveSecrets(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.observeLiveWorkload(ctx, s); err != nil {
 		return ctrl.Result{}, err
 	}
 	desired, err := r.renderAndApplyShared(ctx, s)
@@ -340,6 +347,7 @@ func (r *Reconciler) applyAll(ctx context.Context, s *scope, objects []client.Ob
 		}
 		if result.wrote {
 			s.wrote++
+			r.announceRollout(s, obj)
 			ctrl.LoggerFrom(ctx).V(1).Info("Applied object", "kind", obj.GetObjectKind().GroupVersionKind().Kind, "object", klog.KObj(obj), "difference", result.difference)
 			if shared {
 				r.waitCached(ctx, obj, result.before, false)
@@ -372,7 +380,7 @@ func (r *Reconciler) recreateOnImmutableChange(ctx context.Context, s *scope, pe
 		return nil
 	}
 	ctrl.LoggerFrom(ctx).Info("Recreating BGPPeer: enableGracefulRestart is immutable", "peer", klog.KObj(peer))
-	r.Recorder.Eventf(s.node, nil, corev1.EventTypeWarning, "PeerRecreated", "Recreate",
+	r.Recorder.Eventf(s.node, nil, corev1.EventTypeWarning, stellarv1.ReasonPeerRecreated, "Recreate",
 		"BGPPeer %s is recreated to change enableGracefulRestart (immutable in MetalLB): its sessions restart once", peer.Name)
 	if err := r.Client.Delete(ctx, current); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("deleting BGPPeer %s to change enableGracefulRestart: %w", peer.Name, err)
@@ -380,6 +388,47 @@ func (r *Reconciler) recreateOnImmutableChange(ctx context.Context, s *scope, pe
 	r.waitCached(ctx, current, "", true)
 	s.wrote++
 	return nil
+}
+
+// observeLiveWorkload reads the pod template the node's main workload runs now: the health
+// sidecar's image stays pinned to it while nothing else changes.
+func (r *Reconciler) observeLiveWorkload(ctx context.Context, s *scope) error {
+	key := client.ObjectKey{Namespace: s.node.Namespace, Name: render.WorkloadName(s.node)}
+	var tpl *corev1.PodTemplateSpec
+	if s.node.Spec.NodeType == stellarv1.NodeTypeHorizon {
+		d := &appsv1.Deployment{}
+		if err := r.Client.Get(ctx, key, d); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		tpl = &d.Spec.Template
+	} else {
+		st := &appsv1.StatefulSet{}
+		if err := r.Client.Get(ctx, key, st); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		tpl = &st.Spec.Template
+	}
+	s.facts.Workload = render.ObserveWorkload(tpl)
+	return nil
+}
+
+// announceRollout sends an Event when a write restarts the node's pods: a disruptive action the
+// user should be able to trace.
+func (r *Reconciler) announceRollout(s *scope, obj client.Object) {
+	var tpl *corev1.PodTemplateSpec
+	switch w := obj.(type) {
+	case *appsv1.Deployment:
+		tpl = &w.Spec.Template
+	case *appsv1.StatefulSet:
+		tpl = &w.Spec.Template
+	}
+	if tpl == nil || obj.GetName() != render.WorkloadName(s.node) {
+		return
+	}
+	if cause := render.RolloutCause(s.facts.Workload, tpl); cause != "" {
+		r.Recorder.Eventf(s.node, nil, corev1.EventTypeNormal, stellarv1.ReasonRolloutStarted, "Rollout",
+			"The pods of %s restart: %s", obj.GetName(), cause)
+	}
 }
 
 // observeWorkload reads replica counts from the node's main workload.

@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -101,7 +102,7 @@ func NewManager(restConfig *rest.Config, cfg Config) (ctrl.Manager, error) {
 	// The kinds the operator writes are cached only when they carry its label: a cluster's other
 	// ConfigMaps, Services, workloads and claims never reach its memory.
 	ours := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{render.LabelManagedBy: render.ManagerName})}
-	for _, obj := range []client.Object{&corev1.ConfigMap{}, &corev1.Service{}, &corev1.PersistentVolumeClaim{}, &appsv1.StatefulSet{}, &appsv1.Deployment{}, &corev1.Pod{}} {
+	for _, obj := range []client.Object{&corev1.ConfigMap{}, &corev1.Service{}, &corev1.PersistentVolumeClaim{}, &appsv1.StatefulSet{}, &appsv1.Deployment{}, &corev1.Pod{}, &policyv1.PodDisruptionBudget{}} {
 		byObject[obj] = ours
 	}
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{

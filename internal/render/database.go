@@ -42,7 +42,7 @@ func postgresStatefulSet(node *stellarv1.StellarNode) *appsv1.StatefulSet {
 	claim.Labels = labels
 	password := &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 		LocalObjectReference: corev1.LocalObjectReference{Name: PostgresSecretName(node)}, Key: PostgresPasswordKey}}
-	return &appsv1.StatefulSet{
+	sts := &appsv1.StatefulSet{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
 		ObjectMeta: owned(node, PostgresName(node), ComponentPostgres),
 		Spec: appsv1.StatefulSetSpec{
@@ -81,6 +81,9 @@ func postgresStatefulSet(node *stellarv1.StellarNode) *appsv1.StatefulSet {
 			PersistentVolumeClaimRetentionPolicy: claimRetention(node),
 		},
 	}
+	// The database runs where the node may run.
+	withPlacement(&sts.Spec.Template.Spec, node)
+	return sts
 }
 
 func postgresService(node *stellarv1.StellarNode) *corev1.Service {

@@ -20,8 +20,13 @@ func Desired(node *stellarv1.StellarNode, facts Facts) Result {
 	if cm == nil {
 		return Result{Problems: problems, Status: intendedStatus(node, nil)}
 	}
+	facts.configHash = configHash(cm)
 	objects := []client.Object{cm, clusterService(node, facts)}
 	problems = append(problems, discoveryProblems(node)...)
+	problems = append(problems, placementProblems(node)...)
+	if pdb := podDisruptionBudget(node); pdb != nil {
+		objects = append(objects, pdb)
+	}
 	switch node.Spec.NodeType {
 	case stellarv1.NodeTypeValidator:
 		objects = append(objects, headlessService(node), validatorStatefulSet(node, facts, network))

@@ -72,6 +72,11 @@ type Facts struct {
 	MetalLB MetalLBFacts
 	// Discovery are the facts global discovery depends on.
 	Discovery DiscoveryFacts
+	// Workload is what runs now: the pod template the health sidecar's image may be pinned to.
+	Workload WorkloadFacts
+
+	// configHash is set by Desired from the ConfigMap it renders, for the pod templates.
+	configHash string
 }
 
 // EmptyClusterFacts are what the operator would observe for node in a cluster where MetalLB is

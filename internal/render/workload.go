@@ -100,7 +100,8 @@ func podTemplate(node *stellarv1.StellarNode, facts Facts, main corev1.Container
 		annotations["prometheus.io/scrape"] = "true"
 		annotations["prometheus.io/port"] = strconv.Itoa(PortHealthStatus)
 	}
-	return corev1.PodTemplateSpec{
+	annotations[AnnotationConfigHash] = facts.configHash
+	tpl := corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: annotations},
 		Spec: corev1.PodSpec{
 			Containers:                    containers,
@@ -108,6 +109,13 @@ func podTemplate(node *stellarv1.StellarNode, facts Facts, main corev1.Container
 			EnableServiceLinks:            ptr.To(false),
 		},
 	}
+	withPlacement(&tpl.Spec, node)
+	return tpl
+}
+
+// finishTemplate pins the health sidecar's image once the workload's template is complete.
+func finishTemplate(tpl *corev1.PodTemplateSpec, node *stellarv1.StellarNode, facts Facts) {
+	pinSidecar(tpl, node, facts.Workload)
 }
 
 // healthContainer is the sidecar that reports whether the Stellar process is synced; the main
@@ -266,6 +274,7 @@ func validatorStatefulSet(node *stellarv1.StellarNode, facts Facts, network stel
 	if facts.ValidatorPublicKey != "" {
 		meta.Annotations = map[string]string{AnnotationPublicKey: facts.ValidatorPublicKey}
 	}
+	finishTemplate(&tpl, node, facts)
 	return &appsv1.StatefulSet{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
 		ObjectMeta: meta,
@@ -327,6 +336,7 @@ func horizonDeployment(node *stellarv1.StellarNode, facts Facts, network stellar
 		strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
 	}
 	tpl.Spec.Volumes = []corev1.Volume{configVolume(node), data}
+	finishTemplate(&tpl, node, facts)
 	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: owned(node, WorkloadName(node), ComponentHorizon),
@@ -388,6 +398,7 @@ func rpcStatefulSet(node *stellarv1.StellarNode, facts Facts, network stellar.Ne
 
 	tpl := podTemplate(node, facts, main, network)
 	tpl.Spec.Volumes = []corev1.Volume{configVolume(node)}
+	finishTemplate(&tpl, node, facts)
 	return &appsv1.StatefulSet{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
 		ObjectMeta: owned(node, WorkloadName(node), ComponentRPC),

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -135,4 +136,111 @@ func conflicting(c *labelConstraint) bool {
 		}
 	}
 	return true
+}
+
+// PodsConfinedTo reports whether pods scheduled with nodeSelector and affinity's required node
+// affinity can only land on Kubernetes nodes some selector of announcing selects. It answers for
+// every node that may exist: a requirement it cannot prove (Gt, Lt, fields) counts as not confining.
+func PodsConfinedTo(nodeSelector map[string]string, affinity *corev1.Affinity, announcing []metav1.LabelSelector) bool {
+	if len(announcing) == 0 {
+		return true
+	}
+	var terms []corev1.NodeSelectorTerm
+	if affinity != nil && affinity.NodeAffinity != nil && affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
+		terms = affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
+	}
+	if len(terms) == 0 {
+		terms = []corev1.NodeSelectorTerm{{}}
+	}
+	for _, term := range terms {
+		pod := podConstraints(nodeSelector, term)
+		confined := false
+		for i := range announcing {
+			if implies(pod, constraints(&announcing[i])) {
+				confined = true
+				break
+			}
+		}
+		if !confined {
+			return false
+		}
+	}
+	return true
+}
+
+// podConstraints are what a pod's nodeSelector and one required node-affinity term demand.
+func podConstraints(nodeSelector map[string]string, term corev1.NodeSelectorTerm) map[string]*labelConstraint {
+	sel := &metav1.LabelSelector{MatchLabels: nodeSelector}
+	for _, e := range term.MatchExpressions {
+		switch op := metav1.LabelSelectorOperator(e.Operator); op {
+		case metav1.LabelSelectorOpIn, metav1.LabelSelectorOpNotIn, metav1.LabelSelectorOpExists, metav1.LabelSelectorOpDoesNotExist:
+			sel.MatchExpressions = append(sel.MatchExpressions, metav1.LabelSelectorRequirement{Key: e.Key, Operator: op, Values: e.Values})
+		default: // Gt, Lt: the label exists, its value is not a set we can compare
+			sel.MatchExpressions = append(sel.MatchExpressions, metav1.LabelSelectorRequirement{Key: e.Key, Operator: metav1.LabelSelectorOpExists})
+		}
+	}
+	return constraints(sel)
+}
+
+// implies reports whether every label set meeting have also meets want.
+func implies(have, want map[string]*labelConstraint) bool {
+	for key, w := range want {
+		h, ok := have[key]
+		if !ok {
+			h = &labelConstraint{}
+		}
+		if !constraintImplies(h, w) {
+			return false
+		}
+	}
+	return true
+}
+
+func constraintImplies(h, w *labelConstraint) bool {
+	values := allowedValues(h) // nil: any value (or absence)
+	if w.absent && !h.absent {
+		return false
+	}
+	if w.present && !h.present && values == nil {
+		return false
+	}
+	if w.in != nil {
+		if values == nil {
+			return false
+		}
+		for v := range values {
+			if !w.in[v] {
+				return false
+			}
+		}
+	}
+	for v := range w.notIn {
+		if h.absent {
+			continue
+		}
+		if values == nil {
+			if !h.notIn[v] {
+				return false
+			}
+			continue
+		}
+		if values[v] {
+			return false
+		}
+	}
+	return true
+}
+
+// allowedValues are the values a constraint leaves a present label, or nil when any is allowed.
+func allowedValues(c *labelConstraint) map[string]bool {
+	if c.in == nil {
+		return nil
+	}
+	out := map[string]bool{}
+	for v := range c.in {
+		if !c.notIn[v] {
+			out[v] = true
+		}
+	}
+	return out
 }
