@@ -11,6 +11,10 @@ const (
 	// ConditionMetalLBSupported is False when MetalLB's BGP mode cannot take some fields of the
 	// spec; its message names each one. Present only on nodes with a load balancer.
 	ConditionMetalLBSupported = "MetalLBSupported"
+	// ConditionPeersEstablished is True when every node's BGP session to every peer is Established
+	// (and its BFD up, where used), as frr-k8s reports them; its reason names what is wrong otherwise.
+	// Present only in MetalLB's frr-k8s mode, on nodes with BGP peers.
+	ConditionPeersEstablished = "PeersEstablished"
 )
 
 // Condition reasons. They are part of the API: alerts and users match on them.
@@ -41,6 +45,23 @@ const (
 	ReasonAggregationTooShort      = "AggregationShorterThanPool"
 	ReasonInvalidBGP               = "InvalidBGPConfig"
 	ReasonMetalLBConfigInvalid     = "MetalLBConfigInvalid"
+
+	// PeersEstablished reasons: what the session states say went wrong.
+
+	// ReasonPeerNotConnected: FRR has no BGP connection (Idle, Connect, Active). The TCP session
+	// does not come up: the router is unreachable or filters port 179, it does not list this node as
+	// a neighbour, an MD5 password does not match (the router's kernel drops the segments), or the
+	// router closes every attempt (it refuses our ASN in its OPEN).
+	ReasonPeerNotConnected = "PeerNotConnected"
+	// ReasonPeerOpenNotConfirmed: TCP is up but the OPEN exchange does not complete.
+	ReasonPeerOpenNotConfirmed = "PeerOpenNotConfirmed"
+	// ReasonBFDDown: the BGP session is up but BFD, which would take it down on a failure, is not.
+	ReasonBFDDown = "BFDDown"
+	// ReasonNoSessionState: frr-k8s reports no session to the peer yet (no node peers with it,
+	// frr-k8s does not run, or it has not applied the configuration).
+	ReasonNoSessionState = "NoSessionState"
+	// ReasonPeersEstablished: every node's session to every peer is Established (and BFD up where used).
+	ReasonPeersEstablished = "Established"
 
 	// Global discovery reasons.
 	ReasonExternalDNSNeedsLoadBalancer = "ExternalDNSNeedsLoadBalancer"

@@ -439,6 +439,14 @@ type LoadBalancerSpec struct {
 	// +optional
 	Annotations map[string]string `json:"annotations,omitempty"`
 
+	// loadBalancerClass is the LoadBalancer Service's spec.loadBalancerClass: only a MetalLB started
+	// with --lb-class set to this value serves it, while a MetalLB without --lb-class serves only
+	// Services without a class. Kubernetes does not let a Service's class change.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="loadBalancerClass cannot change: the Service's field is immutable"
+	LoadBalancerClass string `json:"loadBalancerClass,omitempty"`
+
 	// bgp configures the BGP announcement (mode BGP).
 	// +optional
 	BGP *BGPSpec `json:"bgp,omitempty"`
@@ -699,11 +707,26 @@ type PeerStatus struct {
 	Name    string `json:"name"`
 	Address string `json:"address"`
 	ASN     int64  `json:"asn"`
-	// sessionState as reported by MetalLB, when it reports it.
+	// sessionState as reported by MetalLB, when it reports it: "Announcing" while a node announces
+	// this node's IP to the peer. In frr-k8s mode it says Announcing only while such a node's session
+	// is Established, else it is the session's state (Active, Connect, Idle, OpenSent, ...).
 	// +optional
 	SessionState string `json:"sessionState,omitempty"`
 	// +optional
 	Nodes []string `json:"nodes,omitempty"`
+	// sessions are the BGP sessions to this peer, per node, as frr-k8s reports them (frr-k8s mode).
+	// +optional
+	Sessions []PeerSessionStatus `json:"sessions,omitempty"`
+}
+
+// PeerSessionStatus is one node's BGP session to a peer, as frr-k8s' BGPSessionState reports it.
+type PeerSessionStatus struct {
+	Node string `json:"node"`
+	// bgpState is FRR's BGP state: Established, or Idle, Connect, Active, OpenSent, OpenConfirm.
+	BGPState string `json:"bgpState"`
+	// bfdState is FRR's BFD state (Up, Down, ...), or N/A without BFD.
+	// +optional
+	BFDState string `json:"bfdState,omitempty"`
 }
 
 // DiscoveryStatus reports the node's region, zone, priority and DNS name.

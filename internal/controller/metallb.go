@@ -283,7 +283,7 @@ func (r *Reconciler) observeLoadBalancer(ctx context.Context, s *scope) error {
 		st.AdvertisedPrefixes = []string{p}
 	}
 	if lb.BGP != nil && st.Mode == stellarv1.LoadBalancerBGP {
-		st.Communities = render.Communities(lb.BGP, s.facts.MetalLB.Mode)
+		st.Communities = render.AnnouncedCommunities(node, s.facts.MetalLB.Mode)
 		if lb.BGP.Advertisement != nil {
 			st.LocalPref = lb.BGP.Advertisement.LocalPref
 		}

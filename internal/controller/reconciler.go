@@ -46,6 +46,9 @@ type Options struct {
 	OperatorImage string
 	// MetalLBNamespace is where MetalLB watches its objects.
 	MetalLBNamespace string
+	// FRRK8sNamespace is where frr-k8s writes its BGPSessionStates (frr-k8s mode); default
+	// DefaultFRRK8sNamespace.
+	FRRK8sNamespace string
 	// BGPMode is MetalLB's BGP implementation; it decides which BGP fields can take effect.
 	BGPMode render.BGPMode
 	// RetryInterval overrides DefaultRetryInterval.
@@ -85,6 +88,8 @@ type Reconciler struct {
 
 	// watchesMetalLB is set when MetalLB's CRDs existed at start and its objects are cached.
 	watchesMetalLB bool
+	// watchesSessions is set when frr-k8s' BGPSessionState CRD existed at start (sessions.go).
+	watchesSessions bool
 }
 
 // +kubebuilder:rbac:groups=stellar.org,resources=stellarnodes,verbs=get;list;watch;update;patch
@@ -118,6 +123,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		if ok, err := r.metallbInstalled("ServiceBGPStatus", "v1beta1"); err == nil && ok {
 			b = b.Watches(&metallbv1beta1.ServiceBGPStatus{}, handler.EnqueueRequestsFromMapFunc(r.nodesOfMetalLBObject))
 		}
+	}
+	if r.watchesSessions {
+		b = b.Watches(NewBGPSessionState(), handler.EnqueueRequestsFromMapFunc(r.loadBalancedNodes))
 	}
 	return b.Complete(r)
 }
@@ -267,6 +275,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		return ctrl.Result{}, err
 	}
 	if err := r.observeLoadBalancer(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.observeSessions(ctx, s); err != nil {
 		return ctrl.Result{}, err
 	}
 	if err := r.observeSync(ctx, s); err != nil {

@@ -444,6 +444,7 @@ func bgpObjects(node *stellarv1.StellarNode, m MetalLBFacts, pools []string) ([]
 			},
 		})
 	}
+	problems = append(problems, priorityProblems(node, m.Mode)...)
 	if bgp.LargeCommunities != nil && m.Mode == BGPModeNative {
 		problems = append(problems, validate.Warnf("spec.loadBalancer.bgp.largeCommunities", stellarv1.ReasonUnsupportedByMetalLB,
 			"large communities cannot take effect in MetalLB's native BGP mode and are left out of the BGPAdvertisement"))
@@ -452,7 +453,7 @@ func bgpObjects(node *stellarv1.StellarNode, m MetalLBFacts, pools []string) ([]
 	adv := metallbv1beta1.BGPAdvertisementSpec{
 		AggregationLength:   ptr.To(v4),
 		AggregationLengthV6: ptr.To(v6),
-		Communities:         Communities(bgp, m.Mode),
+		Communities:         AnnouncedCommunities(node, m.Mode),
 		IPAddressPools:      pools,
 		NodeSelectors:       advertisementNodeSelectors(bgp),
 		Peers:               peerNames,
@@ -512,6 +513,9 @@ func lbService(node *stellarv1.StellarNode, facts Facts) (*corev1.Service, []val
 			Selector:              SelectorLabels(node),
 			Ports:                 ports,
 		},
+	}
+	if lb.LoadBalancerClass != "" {
+		svc.Spec.LoadBalancerClass = ptr.To(lb.LoadBalancerClass)
 	}
 	withDiscovery(svc, node, facts.Discovery)
 	return svc, problems
