@@ -9,8 +9,8 @@
 #     which it does not serve); frr-k8s v0.0.20 is the version v0.15.2 requires (served although
 #     the proxy does not list it);
 #   - kube-controller-manager, through hack/k8s-binaries.sh --controller-manager;
-#   - frr-k8s' CRDs and reloader script, copied from its module next to its binary, so the tests
-#     need not resolve a module the project does not require.
+#   - frr-k8s' CRDs, copied from its module next to its binaries, so the tests need not resolve a
+#     module the project does not require.
 # Idempotent: prints the cache root on stdout, progress on stderr. A second call with everything
 # present costs well under a second.
 set -euo pipefail
@@ -57,7 +57,7 @@ fi
 
 # --- MetalLB speaker + controller, frr-k8s daemon ----------------------------------------------
 if [ -x "$MLB/speaker" ] && [ -x "$MLB/controller" ] && [ -x "$FRK/frr-k8s" ] && [ -x "$FRK/frr-status" ] &&
-  [ -f "$FRK/frr-reloader.sh" ] && [ -d "$FRK/crds" ]; then
+  [ -d "$FRK/crds" ]; then
   echo "$CACHE_ROOT"
   exit 0
 fi
@@ -94,5 +94,4 @@ dir=$(go list -m -f '{{.Dir}}' github.com/metallb/frr-k8s)
 rm -rf "$FRK/crds.tmp" && mkdir -p "$FRK/crds.tmp"
 cp "$dir"/config/crd/bases/*.yaml "$FRK/crds.tmp/"
 rm -rf "$FRK/crds" && mv "$FRK/crds.tmp" "$FRK/crds"
-install -m 0755 "$dir/frr-tools/reloader/frr-reloader.sh" "$FRK/frr-reloader.sh"
 echo "$CACHE_ROOT"

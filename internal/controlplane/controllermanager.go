@@ -144,7 +144,8 @@ func (m *ControllerManager) Running() bool {
 	}
 }
 
-// waitStarted waits until the log says every controller started ("Started controller").
+// waitStarted waits until the log says every controller started: `"Controller starting..."
+// controller="<name>"` in 1.37 (`"Started controller"` in earlier releases).
 func (m *ControllerManager) waitStarted(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -169,7 +170,7 @@ func (m *ControllerManager) notStarted() []string {
 		sc.Buffer(make([]byte, 64*1024), 1024*1024)
 		for sc.Scan() {
 			line := sc.Text()
-			if !strings.Contains(line, "Started controller") {
+			if !strings.Contains(line, `"Controller starting..."`) && !strings.Contains(line, `"Started controller"`) {
 				continue
 			}
 			for _, c := range m.Controllers {

@@ -43,10 +43,17 @@ type Router struct {
 	IBGP bool
 	// BFD runs bfdd and turns BFD on for every neighbour (FRR's defaults: 300 ms × 3).
 	BFD bool
-	// GracefulRestart advertises the graceful-restart capability.
+	// GracefulRestart advertises the graceful-restart capability. Without it FRR still helps a
+	// restarting neighbour (keeps its paths as stale), unless NoGracefulRestartHelper.
 	GracefulRestart bool
+	// NoGracefulRestartHelper turns graceful restart off altogether (`bgp graceful-restart-disable`).
+	NoGracefulRestartHelper bool
 	// Active neighbours are dialled too (every 2 s while down); otherwise the router only listens.
 	Active bool
+	// Policy is extra global configuration (community lists, route-maps) written before `router bgp`.
+	Policy string
+	// Import is a route-map applied to what every neighbour announces.
+	Import string
 	// Dir holds bgpd.conf, zebra.conf and the logs; readable and writable by user frr.
 	Dir    string
 	BGPLog string
@@ -60,9 +67,15 @@ func (r *Router) bgpdConfig(neighbors []RouterNeighbor) string {
 	fmt.Fprintf(&b, "log file %s\nlog timestamp precision 3\n", r.BGPLog)
 	// UPDATE reception with millisecond timestamps: the router-side clock of every route change.
 	b.WriteString("debug bgp updates in\ndebug bgp neighbor-events\n!\n")
+	if r.Policy != "" {
+		b.WriteString(strings.TrimRight(r.Policy, "\n") + "\n!\n")
+	}
 	fmt.Fprintf(&b, "router bgp %d\n bgp router-id %s\n no bgp ebgp-requires-policy\n no bgp default ipv4-unicast\n", r.ASN, r.RouterID)
 	if r.GracefulRestart {
 		b.WriteString(" bgp graceful-restart\n")
+	}
+	if r.NoGracefulRestartHelper {
+		b.WriteString(" bgp graceful-restart-disable\n")
 	}
 	remote := "external"
 	if r.IBGP {
@@ -88,6 +101,9 @@ func (r *Router) bgpdConfig(neighbors []RouterNeighbor) string {
 	b.WriteString(" address-family ipv4 unicast\n")
 	for _, n := range neighbors {
 		fmt.Fprintf(&b, "  neighbor %s activate\n", n.Address)
+		if r.Import != "" {
+			fmt.Fprintf(&b, "  neighbor %s route-map %s in\n", n.Address, r.Import)
+		}
 	}
 	b.WriteString(" exit-address-family\nexit\n!\n")
 	return b.String()
@@ -214,6 +230,19 @@ func vtyShow(ctx context.Context, sock, command string) (string, error) {
 		deadline = time.Now().Add(10 * time.Second)
 	}
 	_ = conn.SetDeadline(deadline)
+	// Some daemons (bfdd) install their show commands in the enable node only.
+	if _, err := vtyCommand(conn, "enable"); err != nil {
+		return "", fmt.Errorf("%s enable: %w", filepath.Base(sock), err)
+	}
+	out, err := vtyCommand(conn, command)
+	if err != nil {
+		return out, fmt.Errorf("%s %q: %w", filepath.Base(sock), command, err)
+	}
+	return out, nil
+}
+
+// vtyCommand sends one NUL-terminated command and reads the answer up to its status byte.
+func vtyCommand(conn net.Conn, command string) (string, error) {
 	if _, err := conn.Write(append([]byte(command), 0)); err != nil {
 		return "", err
 	}
@@ -225,12 +254,12 @@ func vtyShow(ctx context.Context, sock, command string) (string, error) {
 		if l := len(buf); l >= 4 && buf[l-4] == 0 && buf[l-3] == 0 && buf[l-2] == 0 {
 			out := string(buf[:l-4])
 			if status := buf[l-1]; status != 0 {
-				return out, fmt.Errorf("%s %q: status %d: %s", filepath.Base(sock), command, status, strings.TrimSpace(out))
+				return out, fmt.Errorf("status %d: %s", status, strings.TrimSpace(out))
 			}
 			return out, nil
 		}
 		if err != nil {
-			return string(buf), fmt.Errorf("%s %q: %w", filepath.Base(sock), command, err)
+			return string(buf), err
 		}
 	}
 }
@@ -305,6 +334,8 @@ type Path struct {
 	ASPath           string
 	Valid            bool
 	Best             bool
+	// Stale marks a path kept by graceful restart after its session went down.
+	Stale bool
 	// SelectionReason is FRR's reason for the best path ("Local Pref", ...), on the best path.
 	SelectionReason string
 }
@@ -362,6 +393,7 @@ func (ri RouteInfo) String() string {
 type frrPath struct {
 	LocPrf *uint32 `json:"locPrf"`
 	Valid  bool    `json:"valid"`
+	Stale  bool    `json:"stale"`
 	Origin string  `json:"origin"`
 	ASPath struct {
 		String string `json:"string"`
@@ -422,7 +454,7 @@ func parseRoute(prefix, out string) (RouteInfo, error) {
 		return ri, fmt.Errorf("parsing route %s: %w: %.300s", prefix, err, out)
 	}
 	for _, fp := range doc.Paths {
-		p := Path{Peer: fp.Peer.PeerID, Valid: fp.Valid, Origin: fp.Origin, ASPath: fp.ASPath.String}
+		p := Path{Peer: fp.Peer.PeerID, Valid: fp.Valid, Stale: fp.Stale, Origin: fp.Origin, ASPath: fp.ASPath.String}
 		if fp.LocPrf != nil {
 			p.LocalPref, p.HasLocalPref = *fp.LocPrf, true
 		}

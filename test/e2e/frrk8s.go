@@ -22,7 +22,7 @@ import (
 
 // MetalLB's frr-k8s mode, per region, as frr-k8s' DaemonSet pod runs it:
 //
-//	FRR (zebra, bgpd, bfdd from Debian) ◀── frr-reload.py ◀── frr-k8s' reloader script (module's frr-tools)
+//	FRR (zebra, bgpd, bfdd from Debian) ◀── frr-reload.py ◀── reloader (frr-reloader.sh, ours)
 //	      ▲ vtysh                                     ▲ SIGHUP + /etc/frr_reloader/frr.conf
 //	frr-k8s' status exporter ──▶ BGPSessionState      frr-k8s daemon ◀── FRRConfiguration ◀── speaker (METALLB_BGP_TYPE=frr-k8s)
 //
@@ -190,12 +190,15 @@ func (tp *Topology) startRegionFRR(ctx context.Context, rn *RegionNode) error {
 			return err
 		}
 	}
-	// frr-k8s' own reloader script, unchanged: on SIGHUP it checks and applies
-	// /etc/frr_reloader/frr.conf with Debian's frr-reload.py and records the result where the
-	// frr-k8s daemon reads it.
-	var err error
+	// On SIGHUP the reloader applies /etc/frr_reloader/frr.conf with Debian's frr-reload.py and
+	// records the result where the frr-k8s daemon reads it. It is ours, not frr-k8s' script: see
+	// frr-reloader.sh for what FRR 8.4 needs.
+	script, err := filepath.Abs("frr-reloader.sh")
+	if err != nil {
+		return err
+	}
 	f.Reloader, err = tp.run.start("reloader-"+rn.Name, rn.Netns, filepath.Join(tp.logDir, "reloader-"+rn.Name+".log"), env,
-		f.wrap("bash", filepath.Join(FRRK8sDir(), "frr-reloader.sh"))...)
+		f.wrap("bash", script)...)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -287,9 +288,12 @@ func failoverNodes(t *testing.T, tp *Topology, bfd bool, hold, keepalive int32) 
 // to drop us-east's path and route via eu-west.
 func nodeDeathFailover(t *testing.T, bfd bool, hold, keepalive int32, runs int) []time.Duration {
 	ctx := t.Context()
+	// With BFD the router runs graceful restart as the spec's block asks; the hold-timer run turns
+	// it off at the router, or the router would keep the dead node's path another restart time
+	// (120 s, advertised by the node) after the hold timer.
 	tp := NewTopology(t, cp, Options{
 		Regions: []Region{{Name: "us-east"}, {Name: "eu-west"}}, RouterASN: ebgpRouterASN,
-		BGPType: BGPFRRK8s, RouterBFD: bfd, RouterGracefulRestart: true, ClusterPerRegion: true,
+		BGPType: BGPFRRK8s, RouterBFD: bfd, RouterGracefulRestart: bfd, RouterNoGracefulRestart: !bfd, ClusterPerRegion: true,
 	})
 	op := StartOperator(t, render.BGPModeFRRK8s)
 	operatorLogOnFailure(t, op)
@@ -317,6 +321,10 @@ func nodeDeathFailover(t *testing.T, bfd bool, hold, keepalive int32, runs int) 
 	var times []time.Duration
 	for i := range runs {
 		if bfd {
+			// BFD must be up before the cut, or only the hold timer could notice it.
+			if err := waitBFDUp(ctx, tp.Router, eastAddr, westAddr); err != nil {
+				t.Fatalf("before cut #%d: %v", i+1, err)
+			}
 			// The cut lands anywhere in BFD's 300 ms transmit interval.
 			time.Sleep(time.Duration(i) * 97 * time.Millisecond)
 		}
@@ -340,6 +348,29 @@ func nodeDeathFailover(t *testing.T, bfd bool, hold, keepalive int32, runs int) 
 	return times
 }
 
+// waitBFDUp waits until the router's BFD sessions with peers are up, in bfdd and as bgpd sees them
+// (bgpd acts on BFD only through its own view of the session).
+func waitBFDUp(ctx context.Context, r *Router, peers ...string) error {
+	var last []string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		ps, err := bfdPeers(ctx, r.vtySocket("bfdd"))
+		up := err == nil
+		last = nil
+		for _, p := range peers {
+			nb, nerr := routerNeighbor(ctx, r, p)
+			info, _ := nb["peerBfdInfo"].(map[string]any)
+			last = append(last, fmt.Sprintf("%s bfdd=%s bgpd=%s (%v)", p, str(ps[p], "status"), str(info, "status"), nerr))
+			up = up && nerr == nil && str(ps[p], "status") == "up" && str(info, "status") == "Up"
+		}
+		if up {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("BFD not up after 30s: %v (%v)", last, err)
+		}
+	}
+}
+
 // TestFRRK8sNodeDeathFailover measures how long the router keeps a dead node's path: us-east's
 // link is cut (every packet dropped in its namespace, the interfaces stay up), once with the spec's
 // BFD (300 ms × 3) and once with the hold timer alone. With BFD the path must be gone within 1 s
@@ -360,7 +391,7 @@ func TestFRRK8sNodeDeathFailover(t *testing.T) {
 	}
 	bfdMedian, bfdMax := medianMax(withBFD)
 	holdMedian, _ := medianMax(withHold)
-	fmt.Printf("frrk8s_node_death_failover_seconds bfd=%.3f hold=%.3f (bfd: spec profile 300ms x3, median of %d, max %.3f; hold: holdTime %ds keepalive %ds, median of %d)\n",
+	fmt.Printf("frrk8s_node_death_failover_seconds bfd=%.3f hold=%.3f (bfd: spec profile 300ms x3, router with graceful restart, median of %d, max %.3f; hold: holdTime %ds keepalive %ds, router without graceful restart, median of %d)\n",
 		bfdMedian.Seconds(), holdMedian.Seconds(), len(withBFD), bfdMax.Seconds(), shortHold, shortKeepalive, len(withHold))
 	if bfdMedian >= time.Second {
 		t.Errorf("node-death failover with BFD (300 ms × 3): median %v, want under 1 s", ms(bfdMedian))
@@ -494,4 +525,156 @@ func sessionNode(rn *RegionNode, name string, peerASN int64) *stellarv1.StellarN
 	// No LOCAL_PREF over eBGP: only the failure under test may be reported.
 	n.Spec.LoadBalancer.BGP.Advertisement.LocalPref = nil
 	return n
+}
+
+// upstreamASN is the router's AS in the cross-ASN test: a router that sees all three regions.
+const upstreamASN = 64500
+
+// priorityPolicy is the upstream router's side of globalDiscovery.priority, as docs/metallb.md
+// gives it: the priority large community <AS>:1:<priority> of each region becomes LOCAL_PREF (all
+// regions announce from AS 64512 here, see multiRegionExample).
+const priorityPolicy = `bgp large-community-list standard STELLAR-PRIORITY-100 seq 5 permit 64512:1:100
+bgp large-community-list standard STELLAR-PRIORITY-90 seq 5 permit 64512:1:90
+bgp large-community-list standard STELLAR-PRIORITY-80 seq 5 permit 64512:1:80
+route-map STELLAR-PRIORITY permit 10
+ match large-community STELLAR-PRIORITY-100
+ set local-preference 100
+exit
+route-map STELLAR-PRIORITY permit 20
+ match large-community STELLAR-PRIORITY-90
+ set local-preference 90
+exit
+route-map STELLAR-PRIORITY permit 30
+ match large-community STELLAR-PRIORITY-80
+ set local-preference 80
+exit
+route-map STELLAR-PRIORITY permit 100
+exit`
+
+// multiRegionExample is examples/multi-region/horizon-<region>.yaml (the StellarNode and its MD5
+// Secret) with the peer pointed at this topology's router. The examples peer iBGP with a router of
+// each region's own AS; here that tier is folded into one upstream router in AS 64500 which all
+// three regions reach over eBGP, so the peer ASN is the upstream's. And every region announces
+// from AS 64512: the three regions' BGPPeers share one apiserver here, and MetalLB's FRR modes
+// refuse a configuration whose peers have different myASN in one VRF ("in FRR mode all myAsn must
+// be equal for the same VRF"), which three real clusters never show each other. Over eBGP the
+// paths arrive without LOCAL_PREF all the same; only the priority community ranks them.
+func multiRegionExample(t *testing.T, rn *RegionNode) (*stellarv1.StellarNode, *corev1.Secret) {
+	t.Helper()
+	path := "../../examples/multi-region/horizon-" + rn.Name + ".yaml"
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := strings.Split(string(data), "\n---")
+	if len(docs) != 2 {
+		t.Fatalf("%s: %d documents, want the StellarNode and its Secret", path, len(docs))
+	}
+	n := loadExample(t, path)
+	secret := &corev1.Secret{}
+	if err := yaml.UnmarshalStrict([]byte(docs[1]), secret); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	lb := n.Spec.LoadBalancer
+	lb.BGP.LocalASN = asn
+	lb.BGP.Peers[0].Address = rn.RouterAddr.String()
+	lb.BGP.Peers[0].ASN = upstreamASN
+	lb.LoadBalancerClass = LBClass(rn.Name)
+	// Each region's nodes peer with their own region's router only.
+	lb.BGP.Advertisement.NodeSelectors = []metav1.LabelSelector{{MatchLabels: map[string]string{HostnameLabel: rn.Node}}}
+	return n, secret
+}
+
+// TestOperatorPriorityAcrossASNs is the spec's three regions (examples/multi-region) seen by one
+// router outside them (AS 64500) over eBGP. LOCAL_PREF does not cross eBGP, so the operator
+// announces globalDiscovery.priority as the large community <AS>:1:<priority>, and the router maps
+// it to LOCAL_PREF (docs/metallb.md). The router then prefers us-east (100), then eu-west (90),
+// then ap-south (80): each failover goes to the next region by priority. (The regions announce
+// from one AS here; see multiRegionExample.)
+func TestOperatorPriorityAcrossASNs(t *testing.T) {
+	ctx := t.Context()
+	var md5 = map[string]string{}
+	var nodes []*stellarv1.StellarNode
+	var secrets []*corev1.Secret
+	regions := DefaultRegions()
+	// The router's MD5 passwords are the examples' Secrets.
+	for _, r := range regions {
+		_, s := multiRegionExample(t, &RegionNode{Region: r})
+		md5[r.Name] = s.StringData["password"]
+	}
+	tp := NewTopology(t, cp, Options{
+		Regions: regions, RouterASN: upstreamASN, MD5: md5,
+		BGPType: BGPFRRK8s, ClusterPerRegion: true,
+		RouterPolicy: priorityPolicy, RouterImport: "STELLAR-PRIORITY",
+	})
+	op := StartOperator(t, render.BGPModeFRRK8s)
+	operatorLogOnFailure(t, op)
+	for _, rn := range tp.Regions {
+		n, s := multiRegionExample(t, rn)
+		nodes, secrets = append(nodes, n), append(secrets, s)
+	}
+	if err := ensureNamespace(ctx, tp.Client, stellarNamespace); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range secrets {
+		if err := tp.Create(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tp.CreateStellarNodes(ctx, t, nodes...); err != nil {
+		t.Fatal(err)
+	}
+	pods := map[string]types.NamespacedName{}
+	for i, rn := range tp.Regions {
+		pods[rn.Name] = exposeLoadBalancer(ctx, t, tp, nodes[i], rn.Name, true)
+	}
+	addr := func(region string) string { return tp.Region(region).Addr.String() }
+	ri, err := tp.WaitRoute(anycastPrefix, 90*time.Second, func(ri RouteInfo) bool {
+		return pathsVia(ri, addr("us-east"), addr("eu-west"), addr("ap-south")) && bestVia(ri, addr("us-east"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, rn := range tp.Regions {
+		p, _ := ri.Via(rn.Addr.String())
+		wantComm := fmt.Sprintf("%d:1:%d", nodes[i].Spec.LoadBalancer.BGP.LocalASN, *nodes[i].Spec.GlobalDiscovery.Priority)
+		if !slices.Contains(p.LargeCommunities, wantComm) || p.ASPath != strconv.FormatInt(nodes[i].Spec.LoadBalancer.BGP.LocalASN, 10) {
+			t.Errorf("path via %s: large communities %v AS path %q, want %s from AS %d", rn.Name, p.LargeCommunities, p.ASPath, wantComm, nodes[i].Spec.LoadBalancer.BGP.LocalASN)
+		}
+		if want := uint32(*nodes[i].Spec.GlobalDiscovery.Priority); p.LocalPref != want {
+			t.Errorf("path via %s: locPrf %d, want %d from the router's route-map", rn.Name, p.LocalPref, want)
+		}
+	}
+	best, _ := ri.BestPath()
+	if best.SelectionReason != "Local Pref" {
+		t.Errorf("best path chosen by %q, want Local Pref", best.SelectionReason)
+	}
+	t.Logf("router: %s (best: %s)", ri, best.SelectionReason)
+	tp.AssertMetalLBAccepts(t)
+
+	// The failover order: us-east down → eu-west; eu-west down too → ap-south; and back.
+	steps := []struct {
+		region string
+		ready  bool
+		best   string
+	}{
+		{"us-east", false, "eu-west"}, {"eu-west", false, "ap-south"}, {"eu-west", true, "eu-west"}, {"us-east", true, "us-east"},
+	}
+	for _, s := range steps {
+		m, err := tp.Measure(func() error { return tp.SetPodReady(ctx, pods[s.region], s.ready) }, Change{
+			Prefix: anycastPrefix, Until: func(ri RouteInfo) bool {
+				_, present := ri.Via(addr(s.region))
+				return present == s.ready && bestVia(ri, addr(s.best))
+			},
+		})
+		if err != nil {
+			t.Fatalf("%s ready=%v: %v", s.region, s.ready, err)
+		}
+		b, _ := m.Route.BestPath()
+		if b.SelectionReason != "Local Pref" && len(m.Route.Paths) > 1 {
+			t.Errorf("%s ready=%v: best path via %s chosen by %q, want Local Pref", s.region, s.ready, s.best, b.SelectionReason)
+		}
+		t.Logf("%s ready=%v → best via %s after %v: %s", s.region, s.ready, s.best, ms(m.Observed), m.Route)
+	}
+	tp.AssertMetalLBAccepts(t)
 }

@@ -151,6 +151,8 @@ type metallbLine struct {
 	Msg        string `json:"msg"`
 	Error      any    `json:"error"`
 	Message    string `json:"message"`
+	// raw is the whole line, for classification only: it may hold secrets, so it is never printed.
+	raw string
 }
 
 func (l metallbLine) String() string {
@@ -183,12 +185,24 @@ const (
 // configReconcilers are the MetalLB reconcilers whose errors are a verdict on the configuration.
 var configReconcilers = []string{"ConfigReconciler", "PoolReconciler"}
 
-// transientErrors are MetalLB's TransientError texts (internal/config of v0.15.2).
-var transientErrors = []string{"secret ref not found", "referencing non existing bfd profile"}
+// transientErrors are MetalLB's TransientError texts (internal/config of v0.15.2), and the
+// speaker's complaint about a Service whose IP comes from a pool its configuration does not have
+// yet (it holds the previous configuration while a transient error lasts, and re-checks every
+// Service once a new one loads).
+//
+// "service has no configuration under new config" (and the ConfigReconciler's "reload failed,
+// retry" that goes with it) is the speaker keeping its previous configuration while a Service
+// still holds an IP from a pool that is gone: when StellarNodes sharing a pool are deleted
+// together, one finalizer deletes the pool while a sibling's LoadBalancer Service still exists
+// (a finding, docs/anycast-e2e.md). It must resolve once that Service is gone.
+var transientErrors = []string{"secret ref not found", "referencing non existing bfd profile", "assigned IP not allowed by config",
+	"service has no configuration under new config", "reload failed, retry"}
 
 func classify(kind logKind, l metallbLine) configVerdict {
 	if kind == logFRRK8s {
-		if l.Level == "error" {
+		// An optimistic-concurrency conflict writing its own status (FRRNodeState) is retried by
+		// frr-k8s and says nothing about the configuration.
+		if l.Level == "error" && !strings.Contains(l.raw, "the object has been modified") {
 			return verdictRefused
 		}
 		return verdictNone
@@ -213,15 +227,15 @@ func classify(kind logKind, l metallbLine) configVerdict {
 	return verdictNone
 }
 
-// reloaderRefusals are the reloader script's lines for a configuration FRR did not take.
-var reloaderRefusals = []string{"Syntax error spotted", "Failed to fully apply"}
+// reloaderRefusals are the reloader's lines for a configuration FRR did not take.
+var reloaderRefusals = []string{"Failed to fully apply"}
 
 // judgeLog reads a log from offset and returns the refusals, the transient errors still unresolved
 // (no acceptance by the same reconciler after them), and how far it read.
-func judgeLog(kind logKind, r io.Reader) (refused []metallbLine, pending []metallbLine, read int64, err error) {
+func judgeLog(kind logKind, r io.Reader) (refused, pending, transients []metallbLine, read int64, err error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, nil, 0, err
 	}
 	// Only complete lines: a line still being written is judged next time.
 	end := bytes.LastIndexByte(data, '\n') + 1
@@ -242,14 +256,18 @@ func judgeLog(kind logKind, r io.Reader) (refused []metallbLine, pending []metal
 		if json.Unmarshal(raw, &l) != nil {
 			continue
 		}
+		l.raw = string(raw)
 		key := l.Controller + l.Op
 		switch classify(kind, l) {
 		case verdictRefused:
 			refused = append(refused, l)
 		case verdictTransient:
 			open[key] = l
+			transients = append(transients, l)
 		case verdictAccepted:
-			delete(open, key)
+			// A configuration loaded: everything that waited for one is settled (what is still
+			// wrong is logged again after this line).
+			clear(open)
 		}
 	}
 	keys := make([]string, 0, len(open))
@@ -260,7 +278,7 @@ func judgeLog(kind logKind, r io.Reader) (refused []metallbLine, pending []metal
 	for _, k := range keys {
 		pending = append(pending, open[k])
 	}
-	return refused, pending, int64(end), nil
+	return refused, pending, transients, int64(end), nil
 }
 
 // MetalLBSettle is how long AssertMetalLBAccepts waits for a transient error to be resolved.
@@ -294,6 +312,9 @@ func (tp *Topology) AssertMetalLBAccepts(t testing.TB) {
 			for _, l := range v.refused {
 				t.Errorf("MetalLB refused the configuration (%s): %s", filepath.Base(v.mark.path), l)
 			}
+			if n := len(v.transients); n > 0 {
+				t.Logf("MetalLB retried past %d transient configuration error(s) (%s), the first: %s", n, filepath.Base(v.mark.path), v.transients[0])
+			}
 			v.mark.offset += v.read
 		}
 		if len(pending) > 0 {
@@ -304,9 +325,9 @@ func (tp *Topology) AssertMetalLBAccepts(t testing.TB) {
 }
 
 type logVerdict struct {
-	mark             *logMark
-	refused, pending []metallbLine
-	read             int64
+	mark                         *logMark
+	refused, pending, transients []metallbLine
+	read                         int64
 }
 
 func (tp *Topology) judgeLogs() ([]logVerdict, error) {
@@ -319,7 +340,7 @@ func (tp *Topology) judgeLogs() ([]logVerdict, error) {
 		_, err = f.Seek(m.offset, io.SeekStart)
 		var v logVerdict
 		if err == nil {
-			v.refused, v.pending, v.read, err = judgeLog(m.kind, f)
+			v.refused, v.pending, v.transients, v.read, err = judgeLog(m.kind, f)
 		}
 		f.Close()
 		if err != nil {

@@ -66,8 +66,12 @@ type Options struct {
 	BGPType BGPType
 	// RouterBFD runs bfdd on the router with BFD on every neighbour (FRR's defaults: 300 ms × 3).
 	RouterBFD bool
-	// RouterGracefulRestart makes the router advertise graceful restart.
-	RouterGracefulRestart bool
+	// RouterGracefulRestart makes the router advertise graceful restart; RouterNoGracefulRestart
+	// turns it off altogether, helper role included (see Router).
+	RouterGracefulRestart, RouterNoGracefulRestart bool
+	// RouterPolicy is extra router configuration (community lists, route-maps), and RouterImport a
+	// route-map of it applied to every neighbour's announcements.
+	RouterPolicy, RouterImport string
 	// ClusterPerRegion makes every region a cluster of its own, as anycast siblings are: its
 	// speaker and its own MetalLB controller serve only Services of loadBalancerClass
 	// LBClass(region). Otherwise one controller serves Services without a class.
@@ -182,7 +186,7 @@ func NewTopology(t testing.TB, cp *controlplane.ControlPlane, opts Options) *Top
 	case BGPNative:
 	case BGPFRRK8s:
 		binaries = append(binaries, filepath.Join(FRRK8sDir(), "frr-k8s"), filepath.Join(FRRK8sDir(), "frr-status"),
-			filepath.Join(FRRK8sDir(), "frr-reloader.sh"), filepath.Join(FRRDir, "bfdd"), filepath.Join(FRRDir, "frr-reload.py"))
+			filepath.Join(FRRDir, "bfdd"), filepath.Join(FRRDir, "frr-reload.py"))
 	default:
 		t.Fatalf("BGP type %q: want native or frr-k8s", opts.BGPType)
 	}
@@ -277,7 +281,8 @@ func (tp *Topology) setup(ctx context.Context, cp *controlplane.ControlPlane) er
 	tp.Router = &Router{
 		Netns: tp.run.netns("router"), Pathspace: tp.run.pathspace(), ASN: tp.opts.RouterASN,
 		RouterID: netip.MustParseAddr("203.0.113.254"), IBGP: tp.opts.IBGP, Dir: filepath.Join(tp.run.dir, "router"),
-		BFD: tp.opts.RouterBFD, GracefulRestart: tp.opts.RouterGracefulRestart,
+		BFD: tp.opts.RouterBFD, GracefulRestart: tp.opts.RouterGracefulRestart, NoGracefulRestartHelper: tp.opts.RouterNoGracefulRestart,
+		Policy: tp.opts.RouterPolicy, Import: tp.opts.RouterImport,
 		// FRR speakers listen as well: the router dials again within seconds after a cut link
 		// comes back, where FRR's default connect-retry timer would make the node wait 120 s.
 		Active: tp.opts.BGPType == BGPFRRK8s,
@@ -835,16 +840,20 @@ func (tp *Topology) teardown() {
 	if err := tp.waitCollected(ctx); err != nil {
 		tp.t.Errorf("teardown: %v", err)
 	}
-	// MetalLB's FRRConfigurations (metallb-<node>) have no owner: MetalLB's uninstall removes
-	// them with the namespace. The nodes are gone, so are these.
+	// MetalLB's FRRConfiguration metallb-<node> and frr-k8s' FRRNodeState <node> have no owner:
+	// uninstalling MetalLB and frr-k8s removes them with their namespaces. The nodes are gone.
 	if tp.opts.BGPType == BGPFRRK8s {
 		for _, rn := range tp.Regions {
-			cfg := &unstructured.Unstructured{}
-			cfg.SetGroupVersionKind(schema.GroupVersionKind{Group: "frrk8s.metallb.io", Version: "v1beta1", Kind: "FRRConfiguration"})
-			cfg.SetNamespace(FRRK8sNamespace)
-			cfg.SetName("metallb-" + rn.Node)
-			if err := tp.Client.Delete(ctx, cfg); err != nil && !apierrors.IsNotFound(err) {
-				tp.t.Errorf("teardown: deleting FRRConfiguration %s: %v", cfg.GetName(), err)
+			for kind, name := range map[string]string{"FRRConfiguration": "metallb-" + rn.Node, "FRRNodeState": rn.Node} {
+				obj := &unstructured.Unstructured{}
+				obj.SetGroupVersionKind(schema.GroupVersionKind{Group: "frrk8s.metallb.io", Version: "v1beta1", Kind: kind})
+				obj.SetName(name)
+				if kind == "FRRConfiguration" {
+					obj.SetNamespace(FRRK8sNamespace)
+				}
+				if err := tp.Client.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
+					tp.t.Errorf("teardown: deleting %s %s: %v", kind, name, err)
+				}
 			}
 		}
 	}
