@@ -13,7 +13,7 @@ const (
 	ConditionMetalLBSupported = "MetalLBSupported"
 	// ConditionPeersEstablished is True when every node's BGP session to every peer is Established
 	// (and its BFD up, where used), as frr-k8s reports them; its reason names what is wrong otherwise.
-	// Present only in MetalLB's frr-k8s mode, on nodes with BGP peers.
+	// Present only in MetalLB's frr-k8s mode with frr-k8s' CRDs installed, on nodes with BGP peers.
 	ConditionPeersEstablished = "PeersEstablished"
 )
 

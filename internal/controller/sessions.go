@@ -175,26 +175,27 @@ func sessionsApply(node *stellarv1.StellarNode, mode render.BGPMode) bool {
 
 // observeSessions reads frr-k8s' BGPSessionStates into status.loadBalancer.peers[].sessions, the
 // condition PeersEstablished and the stellar_node_bgp_session_up metric. It runs after
-// observeLoadBalancer; without frr-k8s mode (or its CRD) the condition is removed.
+// observeLoadBalancer; without frr-k8s mode, or without frr-k8s' CRD (nothing reports sessions),
+// the status says nothing about sessions.
 func (r *Reconciler) observeSessions(ctx context.Context, s *scope) error {
 	node := s.node
-	if !sessionsApply(node, r.Options.BGPMode) {
+	installed := false
+	if sessionsApply(node, r.Options.BGPMode) {
+		var err error
+		if installed, err = r.frrK8sInstalled(); err != nil {
+			return err
+		}
+	}
+	if !installed {
 		meta.RemoveStatusCondition(&node.Status.Conditions, stellarv1.ConditionPeersEstablished)
 		r.Metrics.recordSessions(node, nil)
 		return nil
 	}
-	var sessions []bgpSession
-	installed, err := r.frrK8sInstalled()
-	if err != nil {
-		return err
+	list := NewBGPSessionStateList()
+	if err := r.sessionReader().List(ctx, list, client.InNamespace(r.Options.frrK8sNamespace())); err != nil {
+		return fmt.Errorf("listing frr-k8s' BGPSessionStates: %w", err)
 	}
-	if installed {
-		list := NewBGPSessionStateList()
-		if err := r.sessionReader().List(ctx, list, client.InNamespace(r.Options.frrK8sNamespace())); err != nil {
-			return fmt.Errorf("listing frr-k8s' BGPSessionStates: %w", err)
-		}
-		sessions = sessionsOf(list.Items)
-	}
+	sessions := sessionsOf(list.Items)
 	lb := node.Status.LoadBalancer
 	lb.Peers = withSessions(lb.Peers, sessions)
 	passwords := map[string]bool{}
