@@ -587,6 +587,20 @@ func multiRegionExample(t *testing.T, rn *RegionNode) (*stellarv1.StellarNode, *
 	return n, secret
 }
 
+// bestByLocalPref reports whether the best path's LOCAL_PREF is higher than every other path's.
+func bestByLocalPref(ri RouteInfo) bool {
+	best, ok := ri.BestPath()
+	if !ok {
+		return false
+	}
+	for _, p := range ri.Paths {
+		if !p.Best && p.LocalPref >= best.LocalPref {
+			return false
+		}
+	}
+	return true
+}
+
 // TestOperatorPriorityAcrossASNs is the spec's three regions (examples/multi-region) seen by one
 // router outside them (AS 64500) over eBGP. LOCAL_PREF does not cross eBGP, so the operator
 // announces globalDiscovery.priority as the large community <AS>:1:<priority>, and the router maps
@@ -648,9 +662,11 @@ func TestOperatorPriorityAcrossASNs(t *testing.T) {
 		}
 	}
 	best, _ := ri.BestPath()
-	if best.SelectionReason != "Local Pref" {
-		t.Errorf("best path chosen by %q, want Local Pref", best.SelectionReason)
+	if !bestByLocalPref(ri) {
+		t.Errorf("best path %s does not have the highest LOCAL_PREF: %s", best.NextHop(), ri)
 	}
+	// FRR names the comparison that last decided ("First path received" when the best path came
+	// first and the others lost to it): the LOCAL_PREF values above are the evidence.
 	t.Logf("router: %s (best: %s)", ri, best.SelectionReason)
 	tp.AssertMetalLBAccepts(t)
 
@@ -668,13 +684,14 @@ func TestOperatorPriorityAcrossASNs(t *testing.T) {
 				_, present := ri.Via(addr(s.region))
 				return present == s.ready && bestVia(ri, addr(s.best))
 			},
+			// In frr-k8s mode each change is a frr-reload.py run: seconds, tens on a busy machine.
+			Timeout: 90 * time.Second,
 		})
 		if err != nil {
 			t.Fatalf("%s ready=%v: %v", s.region, s.ready, err)
 		}
-		b, _ := m.Route.BestPath()
-		if b.SelectionReason != "Local Pref" && len(m.Route.Paths) > 1 {
-			t.Errorf("%s ready=%v: best path via %s chosen by %q, want Local Pref", s.region, s.ready, s.best, b.SelectionReason)
+		if !bestByLocalPref(m.Route) {
+			t.Errorf("%s ready=%v: the best path does not have the highest LOCAL_PREF: %s", s.region, s.ready, m.Route)
 		}
 		t.Logf("%s ready=%v → best via %s after %v: %s", s.region, s.ready, s.best, ms(m.Observed), m.Route)
 	}
