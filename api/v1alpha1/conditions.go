@@ -15,6 +15,10 @@ const (
 	// are written and MetalLB assigned the address; False with the reason that stops it. Present
 	// only on nodes with a load balancer.
 	ConditionLoadBalancerReady = "LoadBalancerReady"
+	// ConditionPeersEstablished is True when every node's BGP session to every peer is Established
+	// (and its BFD up, where used), as frr-k8s reports them; its reason names what is wrong otherwise.
+	// Present only in MetalLB's frr-k8s mode with frr-k8s' CRDs installed, on nodes with BGP peers.
+	ConditionPeersEstablished = "PeersEstablished"
 )
 
 // Condition reasons. They are part of the API: alerts and users match on them.
@@ -71,6 +75,23 @@ const (
 	ReasonAddressPending           = "AddressPending"
 	// ReasonPodsOutsideAnnouncingNodes: pods may run where no speaker announces them.
 	ReasonPodsOutsideAnnouncingNodes = "PodsOutsideAnnouncingNodes"
+
+	// PeersEstablished reasons: what the session states say went wrong.
+
+	// ReasonPeerNotConnected: FRR has no BGP connection (Idle, Connect, Active). The TCP session
+	// does not come up: the router is unreachable or filters port 179, it does not list this node as
+	// a neighbour, an MD5 password does not match (the router's kernel drops the segments), or the
+	// router closes every attempt (it refuses our ASN in its OPEN).
+	ReasonPeerNotConnected = "PeerNotConnected"
+	// ReasonPeerOpenNotConfirmed: TCP is up but the OPEN exchange does not complete.
+	ReasonPeerOpenNotConfirmed = "PeerOpenNotConfirmed"
+	// ReasonBFDDown: the BGP session is up but BFD, which would take it down on a failure, is not.
+	ReasonBFDDown = "BFDDown"
+	// ReasonNoSessionState: frr-k8s reports no session to the peer yet (no node peers with it,
+	// frr-k8s does not run, or it has not applied the configuration).
+	ReasonNoSessionState = "NoSessionState"
+	// ReasonPeersEstablished: every node's session to every peer is Established (and BFD up where used).
+	ReasonPeersEstablished = "Established"
 
 	// Global discovery reasons.
 	ReasonExternalDNSNeedsLoadBalancer = "ExternalDNSNeedsLoadBalancer"

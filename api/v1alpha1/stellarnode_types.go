@@ -443,6 +443,7 @@ const (
 // LoadBalancerSpec exposes the node through a LoadBalancer Service announced by MetalLB.
 // +kubebuilder:validation:XValidation:rule="!has(self.mode) || self.mode != 'BGP' || has(self.bgp)",fieldPath=".bgp",message="bgp is required when mode is BGP"
 // +kubebuilder:validation:XValidation:rule="!has(self.mode) || self.mode != 'L2' || !has(self.bgp)",fieldPath=".bgp",message="bgp is only used when mode is BGP; remove it or set mode: BGP"
+// +kubebuilder:validation:XValidation:rule="has(self.loadBalancerClass) == has(oldSelf.loadBalancerClass)",fieldPath=".loadBalancerClass",message="loadBalancerClass cannot be added or removed: the Service's field is immutable (delete and recreate the node)"
 // +kubebuilder:validation:XValidation:rule="(has(self.enabled) && !self.enabled) || has(self.loadBalancerIP) || has(self.addressPool)",message="loadBalancer needs loadBalancerIP or addressPool: without either MetalLB would pick any pool, and the advertisement could not be limited to it"
 type LoadBalancerSpec struct {
 	// enabled turns the load balancer on; it defaults to true when the loadBalancer block is present.
@@ -492,6 +493,14 @@ type LoadBalancerSpec struct {
 	// +kubebuilder:validation:MaxProperties=64
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('metallb.io/') && !k.startsWith('metallb.universe.tf/') && !k.contains('external-dns'))",messageExpression="'annotation ' + self.filter(k, k.startsWith('metallb.io/') || k.startsWith('metallb.universe.tf/') || k.contains('external-dns'))[0] + ' is not allowed: MetalLB annotations come from addressPool and loadBalancerIP, external-dns ones from globalDiscovery.externalDns'"
 	Annotations map[string]string `json:"annotations,omitempty"`
+
+	// loadBalancerClass is the LoadBalancer Service's spec.loadBalancerClass: only a MetalLB started
+	// with --lb-class set to this value serves it, while a MetalLB without --lb-class serves only
+	// Services without a class. Kubernetes does not let a Service's class change.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="loadBalancerClass cannot change: the Service's field is immutable"
+	LoadBalancerClass string `json:"loadBalancerClass,omitempty"`
 
 	// bgp configures the BGP announcement (mode BGP).
 	// +optional
@@ -801,11 +810,26 @@ type PeerStatus struct {
 	Name    string `json:"name"`
 	Address string `json:"address"`
 	ASN     int64  `json:"asn"`
-	// sessionState as reported by MetalLB, when it reports it.
+	// sessionState as reported by MetalLB, when it reports it: "Announcing" while a node announces
+	// this node's IP to the peer. In frr-k8s mode it says Announcing only while such a node's session
+	// is Established, else it is the session's state (Active, Connect, Idle, OpenSent, ...).
 	// +optional
 	SessionState string `json:"sessionState,omitempty"`
 	// +optional
 	Nodes []string `json:"nodes,omitempty"`
+	// sessions are the BGP sessions to this peer, per node, as frr-k8s reports them (frr-k8s mode).
+	// +optional
+	Sessions []PeerSessionStatus `json:"sessions,omitempty"`
+}
+
+// PeerSessionStatus is one node's BGP session to a peer, as frr-k8s' BGPSessionState reports it.
+type PeerSessionStatus struct {
+	Node string `json:"node"`
+	// bgpState is FRR's BGP state: Established, or Idle, Connect, Active, OpenSent, OpenConfirm.
+	BGPState string `json:"bgpState"`
+	// bfdState is FRR's BFD state (Up, Down, ...), or N/A without BFD.
+	// +optional
+	BFDState string `json:"bfdState,omitempty"`
 }
 
 // DiscoveryStatus reports the node's region, zone, priority and DNS name.

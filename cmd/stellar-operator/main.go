@@ -95,6 +95,7 @@ func (f *operatorFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.cfg.Controller.Discovery.ExternalDNSPrefix, "external-dns-prefix", render.DefaultExternalDNSPrefix,
 		"annotation prefix your external-dns reads (v0.22+ also reads external-dns.kubernetes.io/)")
 	fs.StringVar(&f.cfg.Controller.MetalLBNamespace, "metallb-namespace", "metallb-system", "namespace MetalLB watches; its objects are written there")
+	fs.StringVar(&f.cfg.Controller.FRRK8sNamespace, "frr-k8s-namespace", "frr-k8s-system", "namespace of frr-k8s, whose BGPSessionStates give the BGP session state (frr-k8s mode)")
 	fs.Func("metallb-bgp-mode", "MetalLB's BGP implementation: native, frr or frr-k8s (default frr-k8s, the Helm chart's); fields a mode cannot take are left out and reported", func(v string) error {
 		switch render.BGPMode(v) {
 		case render.BGPModeNative, render.BGPModeFRR, render.BGPModeFRRK8s:

@@ -160,3 +160,33 @@ func TestInvalidSpecsAreRejectedNamingTheField(t *testing.T) {
 		})
 	}
 }
+
+// The LoadBalancer Service's class is immutable: adding or removing it later is refused at
+// admission, naming the field, instead of failing as an apply error.
+func TestTheLoadBalancerClassCannotBeAddedOrRemoved(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t)
+	t.Cleanup(func() { deleteAllNodes(t, ns) })
+	for _, tc := range []struct {
+		name, initial string
+		change        func(*stellarv1.StellarNode)
+	}{
+		{"removed", "metallb.example.com/edge", func(n *stellarv1.StellarNode) { n.Spec.LoadBalancer.LoadBalancerClass = "" }},
+		{"added", "", func(n *stellarv1.StellarNode) { n.Spec.LoadBalancer.LoadBalancerClass = "metallb.example.com/edge" }},
+		{"changed", "metallb.example.com/edge", func(n *stellarv1.StellarNode) { n.Spec.LoadBalancer.LoadBalancerClass = "metallb.example.com/core" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			node := readExample(t, "horizon-l2.yaml")
+			node.Name, node.Namespace = "class-"+tc.name, ns
+			node.Spec.LoadBalancer.LoadBalancerClass = tc.initial
+			if err := env.k8s.Create(ctx, node); err != nil {
+				t.Fatal(err)
+			}
+			tc.change(node)
+			err := env.k8s.Update(ctx, node)
+			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.loadBalancer.loadBalancerClass") {
+				t.Fatalf("want an Invalid error naming spec.loadBalancer.loadBalancerClass, got %v", err)
+			}
+		})
+	}
+}

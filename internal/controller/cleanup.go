@@ -73,6 +73,8 @@ func (r *Reconciler) prune(ctx context.Context, s *scope, desired []client.Objec
 			if err := r.Client.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
 				return fmt.Errorf("deleting %s: %w", obj.GetName(), err)
 			}
+			// Shared objects are collected next, judged on what the cache shows: it must show this.
+			r.waitCached(ctx, obj, "", true)
 			s.wrote++
 		}
 	}
@@ -123,6 +125,8 @@ func (r *Reconciler) finalizeMetalLB(ctx context.Context, node *stellarv1.Stella
 		if err := r.Client.Delete(ctx, lbService); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deleting the LoadBalancer Service of %s: %w", node.Name, err)
 		}
+		// Its pool is collected below only once no Service holds it: see that this one is gone.
+		r.waitCached(ctx, lbService, "", true)
 	}
 	ns := r.Options.MetalLBNamespace
 	for _, list := range perNodeMetalLBLists() {

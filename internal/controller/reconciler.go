@@ -17,6 +17,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -54,6 +55,9 @@ type Options struct {
 	OperatorImage string
 	// MetalLBNamespace is where MetalLB watches its objects.
 	MetalLBNamespace string
+	// FRRK8sNamespace is where frr-k8s writes its BGPSessionStates (frr-k8s mode); default
+	// DefaultFRRK8sNamespace.
+	FRRK8sNamespace string
 	// BGPMode is MetalLB's BGP implementation; it decides which BGP fields can take effect.
 	BGPMode render.BGPMode
 	// RetryInterval overrides DefaultRetryInterval.
@@ -115,6 +119,8 @@ type Reconciler struct {
 
 	// watchesMetalLB is set when MetalLB's CRDs existed at start and its objects are cached.
 	watchesMetalLB bool
+	// watchesSessions is set when frr-k8s' BGPSessionState CRD existed at start (sessions.go).
+	watchesSessions bool
 	// sharedMu serialises the check-and-write of shared MetalLB objects (shared.go).
 	sharedMu sync.Mutex
 }
@@ -175,6 +181,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			b = b.Watches(&metallbv1beta1.ServiceBGPStatus{}, handler.EnqueueRequestsFromMapFunc(r.nodeOfServiceStatus))
 		}
 	}
+	if r.watchesSessions {
+		b = b.Watches(NewBGPSessionState(), handler.EnqueueRequestsFromMapFunc(r.nodesOfSessionState))
+	}
 	if err := mgr.Add(sweeper{r: r}); err != nil {
 		return err
 	}
@@ -199,8 +208,10 @@ type scope struct {
 	lbAssigned bool
 	// applyErr is the write the apiserver refused, reported on the node.
 	applyErr *applyError
-	wrote    int
-	requeue  time.Duration
+	// peersEstablished is the PeersEstablished condition, where frr-k8s reports sessions.
+	peersEstablished *metav1.Condition
+	wrote            int
+	requeue          time.Duration
 }
 
 // requeueAtMost makes the pass come back no later than d.
@@ -264,10 +275,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err := r.prune(ctx, s, desired); err != nil {
 		return ctrl.Result{}, err
 	}
+	if err := r.collectUnused(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	}
 	if err := r.observeWorkload(ctx, s); err != nil {
 		return ctrl.Result{}, err
 	}
 	if err := r.observeLoadBalancer(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.observeSessions(ctx, s); err != nil {
 		return ctrl.Result{}, err
 	}
 	if err := r.observeSync(ctx, s); err != nil {
@@ -316,14 +333,21 @@ func (r *Reconciler) renderAndApplyShared(ctx context.Context, s *scope) ([]clie
 	if err := r.applyAll(ctx, s, shared, true); err != nil {
 		return nil, err
 	}
-	if s.facts.MetalLB.Installed && usesSharedObjects(s.node) {
-		deleted, err := r.collectShared(ctx, s.facts.MetalLB, sharedCandidates(s.node, s.facts.MetalLB))
-		s.wrote += deleted
-		if err != nil {
-			return nil, err
-		}
-	}
 	return rest, nil
+}
+
+// collectUnused deletes the shared objects the node (and every other node) no longer uses. It runs
+// after prune: the node's advertisements and LoadBalancer Service are gone first, so nothing is
+// announced through a peer or from a pool when they go.
+func (r *Reconciler) collectUnused(ctx context.Context, s *scope) error {
+	if !s.facts.MetalLB.Installed || !usesSharedObjects(s.node) {
+		return nil
+	}
+	r.sharedMu.Lock()
+	defer r.sharedMu.Unlock()
+	deleted, err := r.collectShared(ctx, s.facts.MetalLB, sharedCandidates(s.node, s.facts.MetalLB))
+	s.wrote += deleted
+	return err
 }
 
 // usesSharedObjects reports whether a node has, or had at its last pass, a load balancer: shared

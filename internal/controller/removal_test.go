@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	metallbv1beta1 "go.universe.tf/metallb/api/v1beta1"
 	metallbv1beta2 "go.universe.tf/metallb/api/v1beta2"
@@ -189,6 +190,19 @@ func TestRemovingFromTheSpecRemovesFromTheCluster(t *testing.T) {
 			}
 			if _, ok := svc.Annotations["stellar.org/priority"]; ok {
 				return fmt.Errorf("the priority annotation remains")
+			}
+			return nil
+		}},
+		{"the whole load balancer", func(n *stellarv1.StellarNode) { n.Spec.LoadBalancer.Enabled = ptr.To(false) }, func() error {
+			for _, o := range []struct {
+				ns, name string
+				obj      client.Object
+			}{{ns, lbKey, &corev1.Service{}}, {metallbNamespace, advName, &metallbv1beta1.BGPAdvertisement{}},
+				{metallbNamespace, "stellar-peer-192-0-2-210", &metallbv1beta2.BGPPeer{}},
+				{metallbNamespace, "stellar-192-0-2-170", &metallbv1beta1.IPAddressPool{}}} {
+				if err := notFound(ctx, o.ns, o.name, o.obj); err != nil {
+					return err
+				}
 			}
 			return nil
 		}},

@@ -178,6 +178,13 @@ func (r *Reconciler) listShared(ctx context.Context, list client.ObjectList, nam
 func (r *Reconciler) collectIfUnwanted(ctx context.Context, m render.MetalLBFacts, kind string, obj client.Object) (bool, error) {
 	claims := &cacheClaims{ctx: ctx, reader: r.Client}
 	m.Claims = claims
+	if pool, ok := obj.(*metallbv1beta1.IPAddressPool); ok {
+		// A pool goes only after the last Service holding one of its addresses: a speaker refuses
+		// a configuration in which an assigned address belongs to no pool.
+		if held, err := r.poolStillHeld(ctx, pool.Name); err != nil || held {
+			return false, err
+		}
+	}
 	for _, n := range possibleUsers(claims, kind, obj) {
 		for _, name := range render.SharedObjectNames(n, m)[kind] {
 			if name == obj.GetName() {
@@ -251,4 +258,19 @@ func (r *Reconciler) sweepShared(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// poolStillHeld reports whether one of the operator's LoadBalancer Services still names the pool.
+func (r *Reconciler) poolStillHeld(ctx context.Context, pool string) (bool, error) {
+	services := &corev1.ServiceList{}
+	if err := r.Client.List(ctx, services, client.UnsafeDisableDeepCopy,
+		client.MatchingLabels{render.LabelManagedBy: render.ManagerName, render.LabelComponent: render.ComponentLoadBalancer}); err != nil {
+		return false, fmt.Errorf("listing LoadBalancer Services: %w", err)
+	}
+	for _, svc := range services.Items {
+		if svc.Annotations[render.AnnotationAddressPool] == pool && svc.DeletionTimestamp.IsZero() {
+			return true, nil
+		}
+	}
+	return false, nil
 }

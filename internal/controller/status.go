@@ -175,6 +175,11 @@ func setStatus(s *scope, reconcileErr error) {
 		meta.RemoveStatusCondition(&node.Status.Conditions, stellarv1.ConditionMetalLBSupported)
 		meta.RemoveStatusCondition(&node.Status.Conditions, stellarv1.ConditionLoadBalancerReady)
 	}
+	if s.peersEstablished != nil && node.LoadBalancerEnabled() {
+		meta.SetStatusCondition(&node.Status.Conditions, *s.peersEstablished)
+	} else {
+		meta.RemoveStatusCondition(&node.Status.Conditions, stellarv1.ConditionPeersEstablished)
+	}
 	node.Status.Discovery = s.intended.Discovery
 	node.Status.ObservedGeneration = node.Generation
 }
@@ -182,7 +187,8 @@ func setStatus(s *scope, reconcileErr error) {
 // recordTransitions sends an Event when a condition changes status or reason, and only then:
 // Events are writes too, and a converged node must cost none.
 func (r *Reconciler) recordTransitions(s *scope) {
-	for _, t := range []string{stellarv1.ConditionReady, stellarv1.ConditionDegraded, stellarv1.ConditionMetalLBSupported, stellarv1.ConditionLoadBalancerReady} {
+	for _, t := range []string{stellarv1.ConditionReady, stellarv1.ConditionDegraded, stellarv1.ConditionMetalLBSupported,
+		stellarv1.ConditionLoadBalancerReady, stellarv1.ConditionPeersEstablished} {
 		now := meta.FindStatusCondition(s.node.Status.Conditions, t)
 		if now == nil {
 			continue

@@ -33,6 +33,8 @@ type Metrics struct {
 	synced       *prometheus.GaugeVec
 	latestLedger *prometheus.GaugeVec
 	problems     *prometheus.GaugeVec
+	// sessionUp is stellar_node_bgp_session_up (sessions.go).
+	sessionUp *prometheus.GaugeVec
 }
 
 // NewMetrics registers the operator's metrics with reg.
@@ -44,8 +46,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Latest ledger a StellarNode's pods report."}, []string{"namespace", "name"}),
 		problems: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stellar_node_problems",
 			Help: "Problems the operator reports on a StellarNode, by severity and reason."}, []string{"namespace", "name", "severity", "reason"}),
+		sessionUp: newSessionUpGauge(),
 	}
-	for _, c := range []*prometheus.GaugeVec{m.synced, m.latestLedger, m.problems} {
+	for _, c := range []*prometheus.GaugeVec{m.synced, m.latestLedger, m.problems, m.sessionUp} {
 		if err := reg.Register(c); err != nil {
 			// A second manager in the same process (tests, the local cluster) shares the first's.
 			var are prometheus.AlreadyRegisteredError
@@ -89,6 +92,7 @@ func (m *Metrics) forget(node *stellarv1.StellarNode) {
 	m.synced.DeletePartialMatch(labels)
 	m.latestLedger.DeletePartialMatch(labels)
 	m.problems.DeletePartialMatch(labels)
+	m.sessionUp.DeletePartialMatch(labels)
 }
 
 // observeSync asks the health sidecar of each of the node's pods for its verdict: the node is

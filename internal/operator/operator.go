@@ -20,6 +20,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -45,6 +46,10 @@ type Config struct {
 	// limit only has to stop a runaway loop.
 	QPS   float32
 	Burst int
+	// SkipControllerNameCheck lets a process build the operator again after an earlier manager
+	// stopped (controller-runtime refuses a second controller named "stellarnode" per process
+	// otherwise): for tests that restart the operator with other options.
+	SkipControllerNameCheck bool
 }
 
 // Client-side rate limits: client-go's defaults (5 requests/s, burst 10) would make a fleet of a
@@ -105,6 +110,18 @@ func NewManager(restConfig *rest.Config, cfg Config) (ctrl.Manager, error) {
 	for _, obj := range []client.Object{&corev1.ConfigMap{}, &corev1.Service{}, &corev1.PersistentVolumeClaim{}, &appsv1.StatefulSet{}, &appsv1.Deployment{}, &corev1.Pod{}, &policyv1.PodDisruptionBudget{}} {
 		byObject[obj] = ours
 	}
+	// frr-k8s' BGPSessionStates are cached, from its namespace only, when their CRD exists now.
+	sessionsPresent, err := groupVersionServed(restConfig, controller.BGPSessionStateGVK().GroupVersion().String())
+	if err != nil {
+		return nil, err
+	}
+	if sessionsPresent {
+		ns := cfg.Controller.FRRK8sNamespace
+		if ns == "" {
+			ns = controller.DefaultFRRK8sNamespace
+		}
+		byObject[controller.NewBGPSessionState()] = cache.ByObject{Namespaces: map[string]cache.Config{ns: {}}}
+	}
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme: scheme,
 		Cache: cache.Options{ByObject: byObject,
@@ -116,6 +133,7 @@ func NewManager(restConfig *rest.Config, cfg Config) (ctrl.Manager, error) {
 		LeaderElection:          cfg.LeaderElection,
 		LeaderElectionID:        "stellar-operator.stellar.org",
 		LeaderElectionNamespace: cfg.LeaderElectionNS,
+		Controller:              ctrlconfig.Controller{SkipNameValidation: &cfg.SkipControllerNameCheck},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
@@ -150,6 +168,7 @@ func NewManager(restConfig *rest.Config, cfg Config) (ctrl.Manager, error) {
 		Options:   cfg.Controller,
 	}
 	r.WatchMetalLB(metallbPresent)
+	r.WatchSessions(sessionsPresent)
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the StellarNode controller: %w", err)
 	}
@@ -177,15 +196,20 @@ func keepOwnManagedFields(obj any) (any, error) {
 
 // metallbServed reports whether the apiserver serves MetalLB's API group.
 func metallbServed(restConfig *rest.Config) (bool, error) {
+	return groupVersionServed(restConfig, metallbv1beta1.GroupVersion.String())
+}
+
+// groupVersionServed reports whether the apiserver serves a group version.
+func groupVersionServed(restConfig *rest.Config, groupVersion string) (bool, error) {
 	dc, err := discovery.NewDiscoveryClientForConfig(restConfig)
 	if err != nil {
 		return false, err
 	}
-	if _, err := dc.ServerResourcesForGroupVersion(metallbv1beta1.GroupVersion.String()); err != nil {
+	if _, err := dc.ServerResourcesForGroupVersion(groupVersion); err != nil {
 		if apierrors.IsNotFound(err) {
 			return false, nil
 		}
-		return false, fmt.Errorf("discovering MetalLB's API: %w", err)
+		return false, fmt.Errorf("discovering %s: %w", groupVersion, err)
 	}
 	return true, nil
 }

@@ -49,7 +49,7 @@ func configMap(node *stellarv1.StellarNode, network stellar.Network) (*corev1.Co
 	}
 	return &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: objectMeta(node, ConfigMapName(node), Component(node.Spec.NodeType)),
+		ObjectMeta: owned(node, ConfigMapName(node), Component(node.Spec.NodeType)),
 		Data:       map[string]string{key: string(data)},
 	}, nil
 }

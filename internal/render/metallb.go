@@ -486,6 +486,7 @@ func (p *lbPlan) bgp(pool poolChoice) {
 		return
 	}
 	p.bfdProfile(addr)
+	p.report(priorityProblems(node, m.Mode)...)
 	if bgp.LargeCommunities != nil && m.Mode == BGPModeNative {
 		p.report(validate.Warnf("spec.loadBalancer.bgp.largeCommunities", stellarv1.ReasonUnsupportedByMetalLB,
 			"large communities cannot take effect in MetalLB's native BGP mode and are left out of the BGPAdvertisement"))
@@ -503,7 +504,7 @@ func (p *lbPlan) bgp(pool poolChoice) {
 	adv := metallbv1beta1.BGPAdvertisementSpec{
 		AggregationLength:   ptr.To(v4),
 		AggregationLengthV6: ptr.To(v6),
-		Communities:         Communities(bgp, m.Mode),
+		Communities:         AnnouncedCommunities(node, m.Mode),
 		IPAddressPools:      []string{pool.name},
 		NodeSelectors:       bgp.EffectiveNodeSelectors(),
 		Peers:               peerRefs,
@@ -780,7 +781,9 @@ func (p *lbPlan) service(pool string) *corev1.Service {
 		annotations[AnnotationLBIPs] = addr.String()
 		var others []IPClaim
 		for _, o := range p.facts.Claims.ByAddress(addr) {
-			if !sameNode(o, node) && p.allowed(o) {
+			// A Service of another load-balancer class is another implementation's (another
+			// cluster's, in the e2e): MetalLB never has to share the address with it.
+			if !sameNode(o, node) && p.allowed(o) && o.Spec.LoadBalancer.LoadBalancerClass == lb.LoadBalancerClass {
 				others = append(others, IPClaim{Node: NodeKey(o), Ports: LBPorts(o), ExternalTrafficPolicy: o.Spec.LoadBalancer.EffectiveExternalTrafficPolicy()})
 			}
 		}
@@ -801,6 +804,9 @@ func (p *lbPlan) service(pool string) *corev1.Service {
 			Selector:              SelectorLabels(node),
 			Ports:                 ports,
 		},
+	}
+	if lb.LoadBalancerClass != "" {
+		svc.Spec.LoadBalancerClass = ptr.To(lb.LoadBalancerClass)
 	}
 	withDiscovery(svc, node, p.discovery)
 	return svc

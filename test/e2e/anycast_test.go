@@ -87,7 +87,7 @@ func anycastService(name, pool string) *corev1.Service {
 	return &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: "default",
-			Annotations: map[string]string{"metallb.io/address-pool": pool},
+			Annotations: map[string]string{"metallb.io/address-pool": pool, "metallb.io/loadBalancerIPs": anycastIP},
 		},
 		Spec: corev1.ServiceSpec{
 			Type:                  corev1.ServiceTypeLoadBalancer,
@@ -99,8 +99,8 @@ func anycastService(name, pool string) *corev1.Service {
 	}
 }
 
-// setupAnycast creates the MetalLB objects, the Service, its status and one ready endpoint per
-// region, in that order.
+// setupAnycast creates the MetalLB objects and the Service, waits for MetalLB's controller to
+// assign the anycast IP, and creates one ready endpoint per region.
 func setupAnycast(ctx context.Context, t *testing.T, tp *Topology, a anycast) *corev1.Service {
 	t.Helper()
 	if err := tp.Create(ctx, a.objects(tp)...); err != nil {
@@ -110,9 +110,14 @@ func setupAnycast(ctx context.Context, t *testing.T, tp *Topology, a anycast) *c
 	if err := tp.Create(ctx, svc); err != nil {
 		t.Fatal(err)
 	}
-	if err := tp.SetLoadBalancerIngress(ctx, serviceKey(svc), anycastIP); err != nil {
-		t.Fatalf("writing the Service's load-balancer status: %v", err)
+	ip, err := tp.WaitLoadBalancerIngress(ctx, serviceKey(svc), 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
 	}
+	if ip != anycastIP {
+		t.Fatalf("MetalLB's controller assigned %s, want %s", ip, anycastIP)
+	}
+	tp.AssertMetalLBAccepts(t)
 	if err := tp.EnsureEndpoints(ctx, svc, true); err != nil {
 		t.Fatal(err)
 	}
@@ -251,6 +256,7 @@ func TestMetalLBAnycastLoop(t *testing.T) {
 	}
 	report("withdraw", withdraw)
 	report("restore", restore)
+	tp.AssertMetalLBAccepts(t)
 	if err := tp.CheckSpeakers(); err != nil {
 		t.Fatal(err)
 	}
@@ -320,6 +326,7 @@ func TestMetalLBWrongMD5(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("Secret fixed: session Established and route back in %v", ms(time.Since(start)))
+	tp.AssertMetalLBAccepts(t)
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }

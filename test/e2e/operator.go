@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -35,11 +36,11 @@ import (
 // `stellar-operator run` builds it, against the package's control plane. MetalLB's CRDs are
 // installed before it starts (TestMain), so it watches MetalLB's objects.
 //
-// One manager serves every test of the package: controller-runtime refuses a second controller
-// named "stellarnode" in one process (a process-wide name check that NewManager has no option to
-// skip), so the manager is started by the first test that needs it and stopped by TestMain. Each
-// test deletes its StellarNodes and waits for the operator's finalizer before it ends, so the
-// operator holds nothing of a finished test.
+// One manager runs at a time, started by the first test that needs it and stopped by TestMain. A
+// test that needs another BGP mode (native or frr-k8s) stops it and starts one in its mode (with
+// NewManager's SkipControllerNameCheck: controller-runtime refuses a second controller named
+// "stellarnode" per process otherwise). Each test deletes its StellarNodes and waits for the
+// operator's finalizer before it ends, so the operator holds nothing of a finished test.
 
 // OperatorImage only decorates the health sidecar the operator renders; no pod ever runs.
 const OperatorImage = "example.org/stellar-operator:e2e"
@@ -64,16 +65,21 @@ var (
 	operatorLogFile *os.File
 )
 
-// setupOperatorLog sends controller-runtime's logs (the operator's) to dir/operator.log, or to
-// E2E_LOG_DIR/operator-<id>.log when that is set, so they survive the run.
-func setupOperatorLog(dir, id string) error {
-	path := filepath.Join(dir, "operator.log")
+// logDir is where the package's own logs go (operator, kube-controller-manager): the package
+// run's directory, or E2E_LOG_DIR so that they survive the run.
+func logDir(pkg *run) string {
 	if keep := os.Getenv("E2E_LOG_DIR"); keep != "" {
-		if err := os.MkdirAll(keep, 0o755); err != nil {
-			return err
-		}
-		path = filepath.Join(keep, "operator-"+id+".log")
+		return filepath.Join(keep, "package-"+pkg.id)
 	}
+	return pkg.dir
+}
+
+// setupOperatorLog sends controller-runtime's logs (the operator's) to operator.log in dir.
+func setupOperatorLog(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "operator.log")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -83,16 +89,24 @@ func setupOperatorLog(dir, id string) error {
 	return nil
 }
 
-// StartOperator returns the package's operator in native BGP mode, starting it on first use.
-func StartOperator(t testing.TB) *Operator {
+// StartOperator returns the package's operator in the given BGP mode, starting it on first use
+// (and restarting it when the running one has another mode).
+func StartOperator(t testing.TB, mode render.BGPMode) *Operator {
 	t.Helper()
 	operatorMu.Lock()
 	defer operatorMu.Unlock()
+	restart := false
 	if o := runningOperator; o != nil {
 		if !o.Running() {
 			t.Fatalf("the operator exited earlier: %v\n%s", o.err, tail(o.Log, 30))
 		}
-		return o
+		if o.Config.Controller.BGPMode == mode {
+			return o
+		}
+		if err := o.stop(); err != nil {
+			t.Fatal(err)
+		}
+		runningOperator, restart = nil, true
 	}
 	o := &Operator{
 		Config: operator.Config{
@@ -100,9 +114,11 @@ func StartOperator(t testing.TB) *Operator {
 			Controller: controller.Options{
 				OperatorImage:    OperatorImage,
 				MetalLBNamespace: MetalLBNamespace,
-				BGPMode:          render.BGPModeNative,
+				FRRK8sNamespace:  FRRK8sNamespace,
+				BGPMode:          mode,
 				RetryInterval:    OperatorRetryInterval,
 			},
+			SkipControllerNameCheck: restart,
 		},
 		Log:    operatorLogPath,
 		exited: make(chan struct{}),
@@ -145,15 +161,7 @@ func stopOperator() error {
 	defer operatorMu.Unlock()
 	var err error
 	if o := runningOperator; o != nil {
-		o.cancel()
-		select {
-		case <-o.exited:
-			if o.err != nil && !errors.Is(o.err, context.Canceled) {
-				err = fmt.Errorf("the operator exited with: %w", o.err)
-			}
-		case <-time.After(30 * time.Second):
-			err = errors.New("the operator did not stop within 30s")
-		}
+		err = o.stop()
 		runningOperator = nil
 	}
 	if operatorLogFile != nil {
@@ -162,17 +170,51 @@ func stopOperator() error {
 	return err
 }
 
+func (o *Operator) stop() error {
+	o.cancel()
+	select {
+	case <-o.exited:
+		if o.err != nil && !errors.Is(o.err, context.Canceled) {
+			return fmt.Errorf("the operator exited with: %w", o.err)
+		}
+		return nil
+	case <-time.After(30 * time.Second):
+		return errors.New("the operator did not stop within 30s")
+	}
+}
+
 // OperatorProblems reads the operator's stellar_node_problems gauge for one StellarNode:
 // reason → number of problems with that reason (warnings and errors together). The condition
 // Degraded carries only the first problem's reason; the metric has all of them.
 func OperatorProblems(namespace, name string) (map[string]float64, error) {
-	families, err := ctrlmetrics.Registry.Gather()
+	metrics, err := gatherMetric("stellar_node_problems")
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]float64{}
+	for _, m := range metrics {
+		if m.Labels["namespace"] == namespace && m.Labels["name"] == name {
+			out[m.Labels["reason"]] += m.Value
+		}
+	}
+	return out, nil
+}
+
+// series is one gauge series: its labels and value.
+type series struct {
+	Labels map[string]string
+	Value  float64
+}
+
+// gatherMetric returns the series of one gauge from the operator's registry.
+func gatherMetric(name string) ([]series, error) {
+	families, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		return nil, err
+	}
+	var out []series
 	for _, f := range families {
-		if f.GetName() != "stellar_node_problems" {
+		if f.GetName() != name {
 			continue
 		}
 		for _, m := range f.GetMetric() {
@@ -180,9 +222,7 @@ func OperatorProblems(namespace, name string) (map[string]float64, error) {
 			for _, lp := range m.GetLabel() {
 				l[lp.GetName()] = lp.GetValue()
 			}
-			if l["namespace"] == namespace && l["name"] == name {
-				out[l["reason"]] += m.GetGauge().GetValue()
-			}
+			out = append(out, series{Labels: l, Value: m.GetGauge().GetValue()})
 		}
 	}
 	return out, nil
@@ -193,10 +233,10 @@ func OperatorProblems(namespace, name string) (map[string]float64, error) {
 // CreateStellarNodes creates the StellarNodes (their namespaces first) and registers their
 // removal with t.Cleanup. Call it after NewTopology, so that the removal runs while the speakers
 // and the router still run: each node is deleted, the operator's finalizer runs (it deletes the
-// node's MetalLB objects and the shared ones nobody wants any more), and then the test deletes
-// what the garbage collector would (owned objects), plus the retained data a node leaves behind on
-// purpose. The cleanup fails the test if the operator left any of its objects in MetalLB's
-// namespace.
+// node's MetalLB objects and the shared ones nobody wants any more), and the real garbage
+// collector deletes what the node owns. The cleanup fails the test if anything of the node's is
+// left that it does not keep on purpose (a leak: an object without an owner reference), or if the
+// operator left any of its objects in MetalLB's namespace.
 func (tp *Topology) CreateStellarNodes(ctx context.Context, t testing.TB, nodes ...*stellarv1.StellarNode) error {
 	t.Helper()
 	for _, n := range nodes {
@@ -242,14 +282,34 @@ func (tp *Topology) deleteStellarNodes(t testing.TB, nodes []*stellarv1.StellarN
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	// Stand-in for the garbage collector (no kube-controller-manager runs): the node's owned
-	// objects, and its retained claims and Secrets (retentionPolicy Retain keeps them on purpose;
-	// the test removes them so the next test starts clean).
-	kinds := []client.ObjectList{&appsv1.DeploymentList{}, &appsv1.StatefulSetList{}, &corev1.ServiceList{},
-		&corev1.ConfigMapList{}, &corev1.SecretList{}, &corev1.PersistentVolumeClaimList{}}
+	// The garbage collector (kube-controller-manager) deletes what each node owns: workload,
+	// Services, ConfigMaps, the pods the harness ran from the workload. What is left after that
+	// and is not kept on purpose has no owner reference: a leak. Claims and Secrets are kept on
+	// purpose (retentionPolicy Retain); the test removes them so that the next test starts clean.
+	owned := []client.ObjectList{&appsv1.DeploymentList{}, &appsv1.StatefulSetList{}, &corev1.ServiceList{},
+		&corev1.ConfigMapList{}, &corev1.PodList{}}
+	retained := []client.ObjectList{&corev1.SecretList{}, &corev1.PersistentVolumeClaimList{}}
 	for _, n := range nodes {
-		for _, list := range kinds {
-			if err := tp.Client.List(ctx, list, client.InNamespace(n.Namespace), client.MatchingLabels{render.LabelNode: n.Name}); err != nil {
+		selector := client.MatchingLabels{render.LabelNode: n.Name}
+		var left []string
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			left = nil
+			for _, list := range owned {
+				objs, err := listObjects(ctx, tp.Client, list, n.Namespace, selector)
+				if err != nil {
+					t.Errorf("cleanup: %v", err)
+				}
+				left = append(left, objs...)
+			}
+			if len(left) == 0 || time.Now().After(deadline) {
+				break
+			}
+		}
+		if len(left) > 0 {
+			t.Errorf("cleanup: the garbage collector left %v of StellarNode %s/%s 30s after its deletion: objects without an owner reference leak", left, n.Namespace, n.Name)
+		}
+		for _, list := range retained {
+			if err := tp.Client.List(ctx, list, client.InNamespace(n.Namespace), selector); err != nil {
 				t.Errorf("cleanup: listing %T: %v", list, err)
 				continue
 			}
@@ -257,19 +317,23 @@ func (tp *Topology) deleteStellarNodes(t testing.TB, nodes []*stellarv1.StellarN
 			for _, item := range items {
 				obj := item.(client.Object)
 				if err := tp.Client.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
-					t.Errorf("cleanup: deleting %T %s: %v", obj, obj.GetName(), err)
+					t.Errorf("cleanup: deleting retained %T %s: %v", obj, obj.GetName(), err)
 				}
 			}
 		}
 	}
-	// Then the speakers withdraw and the router's table empties. Not before: a speaker rejects a
-	// configuration without the pool of a Service that still holds an IP from it ("service has no
-	// configuration under new config") and keeps its old one, announcing, until the Service goes,
-	// which in a cluster is the garbage collector's work right after the finalizer's.
-	var prefixes []string
+	// Then the speakers have withdrawn and the router's table is empty. With graceful restart
+	// (the spec's default) the router keeps a path as stale when its session goes away without a
+	// withdrawal (the last StellarNode naming a router takes its BGPPeer, and with it the session):
+	// that path stays for the router's restart time (120 s) and is reported, not failed.
+	var prefixes, stale []string
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(PollInterval) {
 		var err error
-		if prefixes, err = tp.Router.Prefixes(ctx); err == nil && len(prefixes) == 0 {
+		prefixes, err = tp.Router.Prefixes(ctx)
+		if err == nil {
+			prefixes, stale = liveAndStale(ctx, tp.Router, prefixes)
+		}
+		if err == nil && len(prefixes) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -277,6 +341,11 @@ func (tp *Topology) deleteStellarNodes(t testing.TB, nodes []*stellarv1.StellarN
 			break
 		}
 	}
+	if len(stale) > 0 {
+		t.Logf("cleanup: the router keeps %v as stale paths (graceful restart helper): the sessions closed without withdrawing them", stale)
+	}
+	// MetalLB accepted every configuration on the way down too.
+	tp.AssertMetalLBAccepts(t)
 	// Nothing of the operator's may remain in MetalLB's namespace: every StellarNode is gone.
 	left, err := operatorMetalLBObjects(ctx, tp.Client)
 	if err != nil {
@@ -372,4 +441,35 @@ func conditionSummary(n *stellarv1.StellarNode) string {
 		parts = append(parts, fmt.Sprintf("%s=%s(%s)", c.Type, c.Status, c.Reason))
 	}
 	return strings.Join(parts, " ")
+}
+
+// listObjects lists the objects of list's kind in namespace matching selector, as "Kind/name".
+func listObjects(ctx context.Context, c client.Client, list client.ObjectList, namespace string, selector client.MatchingLabels) ([]string, error) {
+	if err := c.List(ctx, list, client.InNamespace(namespace), selector); err != nil {
+		return nil, fmt.Errorf("listing %T: %w", list, err)
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, item := range items {
+		obj := item.(client.Object)
+		out = append(out, fmt.Sprintf("%T/%s", obj, obj.GetName()))
+	}
+	return out, nil
+}
+
+// liveAndStale splits prefixes into those with a path that is not stale and those the router
+// only keeps as stale (graceful restart).
+func liveAndStale(ctx context.Context, r *Router, prefixes []string) (live, stale []string) {
+	for _, p := range prefixes {
+		ri, err := r.Route(ctx, p)
+		if err != nil || slices.ContainsFunc(ri.Paths, func(p Path) bool { return !p.Stale }) {
+			live = append(live, p)
+			continue
+		}
+		stale = append(stale, p)
+	}
+	return live, stale
 }

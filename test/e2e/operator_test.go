@@ -26,12 +26,13 @@ import (
 	"sigs.k8s.io/yaml"
 
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
+	"github.com/stellar-operator/stellar-operator/internal/render"
 )
 
 // These tests drive the loop through the operator: StellarNodes in, MetalLB objects written by the
-// operator (native mode), real speakers, FRR. The test stands in only for what no process runs
-// here: MetalLB's controller (the LoadBalancer Service's ingress IP) and the kubelet (readiness
-// of each region's endpoint, mirrored from the real health server; see readiness.go).
+// operator (native mode), MetalLB's real controller (it assigns the LoadBalancer IP) and speakers,
+// FRR. The test stands in only for the kubelet (readiness of each region's endpoint, mirrored from
+// the real health server; see readiness.go).
 
 const (
 	stellarNamespace = "stellar-nodes"
@@ -103,21 +104,27 @@ func lbKey(n *stellarv1.StellarNode) types.NamespacedName {
 	return types.NamespacedName{Namespace: n.Namespace, Name: n.Name + "-lb"}
 }
 
-// exposeLoadBalancer plays MetalLB's controller for the node's LoadBalancer Service (waits for the
-// operator to create it, writes its ingress IP) and creates the region's endpoint with cond.
-func exposeLoadBalancer(ctx context.Context, t *testing.T, tp *Topology, n *stellarv1.StellarNode, region string, ready bool) *corev1.Service {
+// exposeLoadBalancer waits for the operator's LoadBalancer Service and for MetalLB's controller to
+// give it the anycast IP, then runs the node's pod in region, ready or not (the endpointslice
+// controller makes the Service's endpoint from it). It returns the pod.
+func exposeLoadBalancer(ctx context.Context, t *testing.T, tp *Topology, n *stellarv1.StellarNode, region string, ready bool) types.NamespacedName {
 	t.Helper()
 	svc, err := tp.WaitService(ctx, lbKey(n), 30*time.Second)
 	if err != nil {
 		t.Fatalf("the operator did not create the LoadBalancer Service: %v", err)
 	}
-	if err := tp.SetLoadBalancerIngress(ctx, lbKey(n), anycastIP); err != nil {
-		t.Fatalf("writing %s's ingress: %v", svc.Name, err)
-	}
-	if err := tp.EnsureEndpoint(ctx, svc, region, Ready(ready)); err != nil {
+	ip, err := tp.WaitLoadBalancerIngress(ctx, lbKey(n), 30*time.Second)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return svc
+	if ip != anycastIP {
+		t.Fatalf("MetalLB's controller gave %s the IP %s, want %s", svc.Name, ip, anycastIP)
+	}
+	pod, err := tp.RunPod(ctx, n, region, ready)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pod
 }
 
 // operatorLogOnFailure prints the operator's log tail if the test fails.
@@ -182,13 +189,17 @@ func TestOperatorAnycastFailover(t *testing.T) {
 	ctx := t.Context()
 	const md5Region = "eu-west"
 	password := "e2e-md5-" + strconv.Itoa(rand.IntN(1e6))
+	// Anycast siblings live in different clusters: each region's Service has its own
+	// loadBalancerClass, served by that region's MetalLB (controller and speaker) only, so the three
+	// Services sharing 192.0.2.100 never meet in one MetalLB's allocator.
 	tp := NewTopology(t, cp, Options{
-		Regions:   DefaultRegions(),
-		RouterASN: asn,
-		IBGP:      true,
-		MD5:       map[string]string{md5Region: password},
+		Regions:          DefaultRegions(),
+		RouterASN:        asn,
+		IBGP:             true,
+		MD5:              map[string]string{md5Region: password},
+		ClusterPerRegion: true,
 	})
-	op := StartOperator(t)
+	op := StartOperator(t, render.BGPModeNative)
 	operatorLogOnFailure(t, op)
 
 	if err := ensureNamespace(ctx, tp.Client, stellarNamespace); err != nil {
@@ -209,6 +220,7 @@ func TestOperatorAnycastFailover(t *testing.T) {
 			secret = md5Secret
 		}
 		n := horizonAnycast(rp, tp.Region(rp.Region), secret)
+		n.Spec.LoadBalancer.LoadBalancerClass = LBClass(rp.Region)
 		nodes = append(nodes, n)
 		byRegion[rp.Region] = n
 	}
@@ -222,8 +234,8 @@ func TestOperatorAnycastFailover(t *testing.T) {
 	chains := map[string]*ReadinessChain{}
 	for _, rp := range multiRegion {
 		n := byRegion[rp.Region]
-		exposeLoadBalancer(ctx, t, tp, n, rp.Region, false)
-		chains[rp.Region] = tp.StartReadinessChain(t, rp.Region, lbKey(n), ChainOptions{HealthPeriod: healthPeriod, ProbePeriod: probePeriod, Synced: true})
+		pod := exposeLoadBalancer(ctx, t, tp, n, rp.Region, false)
+		chains[rp.Region] = tp.StartReadinessChain(t, rp.Region, pod, ChainOptions{HealthPeriod: healthPeriod, ProbePeriod: probePeriod, Synced: true})
 	}
 
 	east, west, south := tp.Region("us-east"), tp.Region("eu-west"), tp.Region("ap-south")
@@ -307,6 +319,7 @@ func TestOperatorAnycastFailover(t *testing.T) {
 		t.Logf("%s: externalIP %s, peer %s Announcing from %v; %s", n.Name, got.Status.ExternalIP, lb.Peers[0].Name, lb.Peers[0].Nodes, conditionSummary(got))
 	}
 	noNativeRefusal(t, tp)
+	tp.AssertMetalLBAccepts(t)
 
 	// Failover and recovery, timed from the health flip of us-east's Horizon.
 	runs := 5
@@ -380,6 +393,7 @@ func TestOperatorAnycastFailover(t *testing.T) {
 		t.Error(err)
 	}
 
+	tp.AssertMetalLBAccepts(t)
 	wMedian := reportChain("withdraw", withdraw)
 	reportChain("restore", restore)
 	if limit := healthPeriod + probePeriod + speakerAllowance; wMedian > limit {
@@ -447,13 +461,13 @@ func checkOperatorObjects(t *testing.T, tp *Topology, byRegion map[string]*stell
 type chainTiming struct {
 	Health   time.Duration // the health server's verdict changed: /readyz answers it from now on
 	Probe    time.Duration // the probe mirror (kubelet stand-in) saw it
-	Patched  time.Duration // the EndpointSlice patch returned
+	Patched  time.Duration // the pod status patch returned
 	Router   time.Duration // bgpd logged the UPDATE (withdrawal or announcement)
 	Observed time.Duration // the router's table showed the change to 20 ms polling
 }
 
 func (c chainTiming) String() string {
-	return fmt.Sprintf("flip → /readyz %s, → probe %s (+%s), → EndpointSlice patched %s (+%s), → router UPDATE %s (+%s), table %s",
+	return fmt.Sprintf("flip → /readyz %s, → probe %s (+%s), → pod Ready patched %s (+%s), → (endpointslice controller, speaker) router UPDATE %s (+%s), table %s",
 		ms(c.Health), ms(c.Probe), ms(c.Probe-c.Health), ms(c.Patched), ms(c.Patched-c.Probe), ms(c.Router), ms(c.Router-c.Patched), ms(c.Observed))
 }
 
@@ -500,7 +514,7 @@ func reportChain(name string, ts []chainTiming) time.Duration {
 	r, rmax := medianMax(pick(func(c chainTiming) time.Duration { return c.Router - c.Patched }))
 	fmt.Printf("BenchmarkOperatorFailover/%s \t%d\t%d ns/op\t%d max-ns/op\n", name, len(ts), med.Nanoseconds(), mx.Nanoseconds())
 	fmt.Printf("operator_failover_%s_seconds median=%.3f max=%.3f n=%d (flip → router UPDATE; router table %.3f) "+
-		"breakdown median/max: flip→/readyz %.3f/%.3f, →probe %.3f/%.3f, →EndpointSlice patched %.3f/%.3f, →router UPDATE %.3f/%.3f\n",
+		"breakdown median/max: flip→/readyz %.3f/%.3f, →probe %.3f/%.3f, →pod Ready patched %.3f/%.3f, →(endpointslice controller, speaker) router UPDATE %.3f/%.3f\n",
 		name, med.Seconds(), mx.Seconds(), len(ts), obs.Seconds(), h.Seconds(), hmax.Seconds(), p.Seconds(), pmax.Seconds(),
 		pa.Seconds(), pamax.Seconds(), r.Seconds(), rmax.Seconds())
 	return med
@@ -528,7 +542,7 @@ func loadExample(t *testing.T, path string) *stellarv1.StellarNode {
 func TestOperatorNativeModeSpecBlock(t *testing.T) {
 	ctx := t.Context()
 	tp := NewTopology(t, cp, Options{Regions: []Region{{Name: "us-east"}}, RouterASN: ebgpRouterASN})
-	op := StartOperator(t)
+	op := StartOperator(t, render.BGPModeNative)
 	operatorLogOnFailure(t, op)
 	east := tp.Region("us-east")
 
@@ -580,6 +594,7 @@ func TestOperatorNativeModeSpecBlock(t *testing.T) {
 		t.Errorf("IPAddressPool stellar-anycast-pool: %v", pool.Spec.Addresses)
 	}
 	noNativeRefusal(t, tp)
+	tp.AssertMetalLBAccepts(t)
 
 	// What the status says: Degraded names every field left out.
 	got, err := tp.WaitStellarNode(ctx, client.ObjectKeyFromObject(n), 30*time.Second, func(n *stellarv1.StellarNode) error {
@@ -630,7 +645,7 @@ func TestOperatorNativeModeSpecBlock(t *testing.T) {
 func TestOperatorEBGPCarriesCommunitiesNotLocalPref(t *testing.T) {
 	ctx := t.Context()
 	tp := NewTopology(t, cp, Options{Regions: []Region{{Name: "eu-west"}}, RouterASN: ebgpRouterASN})
-	op := StartOperator(t)
+	op := StartOperator(t, render.BGPModeNative)
 	operatorLogOnFailure(t, op)
 	rn := tp.Region("eu-west")
 	// A LOCAL_PREF unlike FRR's default (100), so that its absence is visible.
@@ -683,6 +698,7 @@ func TestOperatorEBGPCarriesCommunitiesNotLocalPref(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("Degraded: %s", Condition(got, stellarv1.ConditionDegraded).Message)
+	tp.AssertMetalLBAccepts(t)
 }
 
 // TestOperatorWrongMD5: a StellarNode whose password Secret does not match the router's → no
@@ -694,7 +710,7 @@ func TestOperatorWrongMD5(t *testing.T) {
 		Regions: []Region{{Name: "ap-south"}}, RouterASN: asn, IBGP: true,
 		MD5: map[string]string{"ap-south": "router-side-secret"},
 	})
-	op := StartOperator(t)
+	op := StartOperator(t, render.BGPModeNative)
 	operatorLogOnFailure(t, op)
 	rn := tp.Region("ap-south")
 	if err := ensureNamespace(ctx, tp.Client, stellarNamespace); err != nil {
@@ -754,6 +770,7 @@ func TestOperatorWrongMD5(t *testing.T) {
 		t.Errorf("route %s present without a session: %s (%v)", anycastPrefix, ri, err)
 	}
 	t.Logf("wrong MD5: no session after 6s, router TCPMD5Failure %d → %d, no route", before, after)
+	tp.AssertMetalLBAccepts(t)
 
 	// The status. The operator reports a peer "Announcing" when MetalLB's ServiceBGPStatus lists it.
 	// A native speaker writes that object once it has processed the Service, which it does only

@@ -22,16 +22,17 @@ import (
 	"github.com/stellar-operator/stellar-operator/internal/stellar"
 )
 
-// The readiness chain of one region, standing in for a pod and its kubelet:
+// The readiness chain of one region, standing in for a pod's containers and its kubelet:
 //
-//	fake Horizon ──> health.Server (the real sidecar code) ──/readyz──> probe mirror ──> EndpointSlice
+//	fake Horizon ──> health.Server (the real sidecar code) ──/readyz──> probe mirror ──> Pod Ready
+//	    ──> endpointslice controller (kube-controller-manager) ──> EndpointSlice ──> MetalLB
 //
 // - FakeHorizon answers /health and / in Horizon's shapes, synced or not.
 // - The health server is internal/health's Server with a short period, served on loopback.
 // - The probe mirror plays the kubelet's readiness probe (periodSeconds = ProbePeriod,
-//   failureThreshold = successThreshold = 1) *and* the endpointslice controller: on every change of
-//   /readyz it patches the region's endpoint of the Service to ready = serving = the result. Real
-//   clusters add the pod-status write and the endpointslice controller's batching in between.
+//   failureThreshold = successThreshold = 1): on every change of /readyz it writes the pod's Ready
+//   condition through the status subresource, as the kubelet does. The real endpointslice
+//   controller turns that into the Service's EndpointSlice.
 //
 // Every step records when it happened (ChainEvents), so a failover can be broken down.
 
@@ -87,8 +88,8 @@ func (f *FakeHorizon) SetSynced(synced bool) { f.synced.Store(synced) }
 // ChainEvent is one step of a readiness change.
 type ChainEvent struct {
 	// Step is "health" (the health server's verdict changed, so /readyz answers differently from
-	// now on), "probe" (the probe mirror saw the new /readyz) or "patched" (the EndpointSlice
-	// patch returned).
+	// now on), "probe" (the probe mirror saw the new /readyz) or "patched" (the pod status patch
+	// returned).
 	Step  string
 	Ready bool
 	At    time.Time
@@ -107,7 +108,7 @@ type ChainOptions struct {
 // ReadinessChain is one region's fake Horizon, health server and probe mirror.
 type ReadinessChain struct {
 	Region    string
-	Service   types.NamespacedName
+	Pod       types.NamespacedName
 	Horizon   *FakeHorizon
 	HealthURL string
 	Options   ChainOptions
@@ -119,15 +120,15 @@ type ReadinessChain struct {
 	wg      sync.WaitGroup
 }
 
-// StartReadinessChain starts the chain for the region's endpoint of svc. The endpoint must exist
-// (EnsureEndpoint); the mirror sets it on its first probe, as the kubelet does once a pod's first
-// readiness probe has run. Everything stops at test cleanup.
-func (tp *Topology) StartReadinessChain(t testing.TB, region string, svc types.NamespacedName, opts ChainOptions) *ReadinessChain {
+// StartReadinessChain starts the chain for the region's pod. The pod must exist (RunPod); the
+// mirror sets its readiness on its first probe, as the kubelet does once a pod's first readiness
+// probe has run. Everything stops at test cleanup.
+func (tp *Topology) StartReadinessChain(t testing.TB, region string, pod types.NamespacedName, opts ChainOptions) *ReadinessChain {
 	t.Helper()
 	if _, err := tp.mustRegion(region); err != nil {
 		t.Fatal(err)
 	}
-	c := &ReadinessChain{Region: region, Service: svc, Options: opts, rephase: make(chan struct{}, 1)}
+	c := &ReadinessChain{Region: region, Pod: pod, Options: opts, rephase: make(chan struct{}, 1)}
 	c.Horizon = NewFakeHorizon(t, opts.Synced)
 	cfg := health.Config{
 		NodeType:          health.NodeTypeHorizon,
@@ -195,7 +196,7 @@ func (c *ReadinessChain) Rephase() {
 	}
 }
 
-// mirror is the kubelet's readiness probe plus the endpointslice controller.
+// mirror is the kubelet's readiness probe and its pod status write.
 func (c *ReadinessChain) mirror(ctx context.Context, tp *Topology) {
 	hc := &http.Client{Timeout: time.Second} // timeoutSeconds: 1
 	period := c.Options.ProbePeriod
@@ -218,7 +219,7 @@ func (c *ReadinessChain) mirror(ctx context.Context, tp *Topology) {
 		if published == nil || *published != ready {
 			seen := time.Now()
 			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := tp.SetEndpointReady(pctx, c.Service, c.Region, ready)
+			err := tp.SetPodReady(pctx, c.Pod, ready)
 			cancel()
 			// A failed patch is retried on the next probe, like a kubelet status update.
 			if err == nil {

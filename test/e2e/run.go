@@ -407,6 +407,13 @@ func sh(ctx context.Context, argv ...string) (string, error) {
 	return stdout.String(), nil
 }
 
+// execCommand is argv with stdin as its standard input.
+func execCommand(ctx context.Context, argv []string, stdin string) *exec.Cmd {
+	c := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	c.Stdin = strings.NewReader(stdin)
+	return c
+}
+
 // inNetns runs argv inside ns.
 func inNetns(ctx context.Context, ns string, argv ...string) (string, error) {
 	return sh(ctx, append([]string{"ip", "netns", "exec", ns}, argv...)...)

@@ -27,11 +27,13 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/stellar-operator/stellar-operator/internal/controller"
 	"github.com/stellar-operator/stellar-operator/internal/controlplane"
 )
 
@@ -57,6 +59,23 @@ type Options struct {
 	MD5 map[string]string
 	// SpeakerBinary is MetalLB's speaker; default $METALLB_SPEAKER or the hack/e2e-tools.sh cache.
 	SpeakerBinary string
+	// ControllerBinary is MetalLB's controller; default $METALLB_CONTROLLER or the cache.
+	ControllerBinary string
+	// BGPType is the speakers' METALLB_BGP_TYPE: native (default) or frr-k8s, in which every region
+	// also runs FRR, frr-k8s' reloader, daemon and status exporter.
+	BGPType BGPType
+	// RouterBFD runs bfdd on the router with BFD on every neighbour (FRR's defaults: 300 ms × 3).
+	RouterBFD bool
+	// RouterGracefulRestart makes the router advertise graceful restart; RouterNoGracefulRestart
+	// turns it off altogether, helper role included (see Router).
+	RouterGracefulRestart, RouterNoGracefulRestart bool
+	// RouterPolicy is extra router configuration (community lists, route-maps), and RouterImport a
+	// route-map of it applied to every neighbour's announcements.
+	RouterPolicy, RouterImport string
+	// ClusterPerRegion makes every region a cluster of its own, as anycast siblings are: its
+	// speaker and its own MetalLB controller serve only Services of loadBalancerClass
+	// LBClass(region). Otherwise one controller serves Services without a class.
+	ClusterPerRegion bool
 	// SpeakerLogLevel is info (default), warn or error. debug is refused: it prints MD5 passwords.
 	SpeakerLogLevel string
 }
@@ -79,6 +98,8 @@ type RegionNode struct {
 	SpeakerLog  string
 	MetricsPort int
 	Speaker     *Process
+	// FRR is the region's FRR with frr-k8s (BGPType frr-k8s), else nil.
+	FRR *RegionFRR
 }
 
 // Topology is a router namespace running FRR, N region namespaces with a speaker each, and the
@@ -88,6 +109,8 @@ type Topology struct {
 	Client  client.Client
 	Router  *Router
 	Regions []*RegionNode
+	// Controllers are MetalLB's controllers (one, or one per region with ClusterPerRegion).
+	Controllers []*MetalLBController
 
 	t          testing.TB
 	opts       Options
@@ -98,6 +121,8 @@ type Topology struct {
 	socket     string
 	kubeconfig []byte
 	created    []client.Object
+	// marks are the MetalLB logs AssertMetalLBAccepts judges, and how far.
+	marks []*logMark
 }
 
 // Addressing. Documentation ranges only: region i's /30 is 198.51.100.4i/30 (router .4i+1, node
@@ -115,23 +140,6 @@ func DefaultRegions() []Region {
 	return []Region{{Name: "us-east"}, {Name: "eu-west"}, {Name: "ap-south"}}
 }
 
-// DefaultSpeakerBinary is where hack/e2e-tools.sh builds the speaker.
-func DefaultSpeakerBinary() string {
-	if p := os.Getenv("METALLB_SPEAKER"); p != "" {
-		return p
-	}
-	cache := os.Getenv("STELLAR_OPERATOR_CACHE")
-	if cache == "" {
-		base := os.Getenv("XDG_CACHE_HOME")
-		if base == "" {
-			home, _ := os.UserHomeDir()
-			base = filepath.Join(home, ".cache")
-		}
-		cache = filepath.Join(base, "stellar-operator")
-	}
-	return filepath.Join(cache, "metallb-speaker-v0.15.2", "speaker")
-}
-
 // skipOrFail skips locally but fails in CI, where a skipped e2e suite would hide that nothing ran.
 func skipOrFail(t testing.TB, format string, args ...any) {
 	t.Helper()
@@ -142,12 +150,12 @@ func skipOrFail(t testing.TB, format string, args ...any) {
 }
 
 // Preflight checks root and the tools; it skips the test (fails it under CI=true) without them.
-func Preflight(t testing.TB, speaker string) {
+func Preflight(t testing.TB, binaries ...string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		skipOrFail(t, "the anycast e2e needs root (network namespaces, veths, TCP MD5)")
 	}
-	for _, p := range []string{speaker, filepath.Join(FRRDir, "bgpd"), filepath.Join(FRRDir, "zebra")} {
+	for _, p := range append(binaries, filepath.Join(FRRDir, "bgpd"), filepath.Join(FRRDir, "zebra")) {
 		if _, err := os.Stat(p); err != nil {
 			skipOrFail(t, "%s missing: run hack/e2e-tools.sh", p)
 		}
@@ -167,6 +175,23 @@ func NewTopology(t testing.TB, cp *controlplane.ControlPlane, opts Options) *Top
 	t.Helper()
 	if opts.SpeakerBinary == "" {
 		opts.SpeakerBinary = DefaultSpeakerBinary()
+	}
+	if opts.ControllerBinary == "" {
+		opts.ControllerBinary = DefaultControllerBinary()
+	}
+	binaries := []string{opts.SpeakerBinary, opts.ControllerBinary}
+	switch opts.BGPType {
+	case "":
+		opts.BGPType = BGPNative
+	case BGPNative:
+	case BGPFRRK8s:
+		binaries = append(binaries, filepath.Join(FRRK8sDir(), "frr-k8s"), filepath.Join(FRRK8sDir(), "frr-status"),
+			filepath.Join(FRRDir, "bfdd"), filepath.Join(FRRDir, "frr-reload.py"))
+	default:
+		t.Fatalf("BGP type %q: want native or frr-k8s", opts.BGPType)
+	}
+	if opts.RouterBFD {
+		binaries = append(binaries, filepath.Join(FRRDir, "bfdd"))
 	}
 	switch opts.SpeakerLogLevel {
 	case "":
@@ -190,7 +215,7 @@ func NewTopology(t testing.TB, cp *controlplane.ControlPlane, opts Options) *Top
 			t.Fatalf("MD5 password for unknown region %q", name)
 		}
 	}
-	Preflight(t, opts.SpeakerBinary)
+	Preflight(t, binaries...)
 
 	r, err := newRun()
 	if err != nil {
@@ -246,11 +271,21 @@ func (tp *Topology) setup(ctx context.Context, cp *controlplane.ControlPlane) er
 	if err := ensureNamespace(ctx, tp.Client, MetalLBNamespace); err != nil {
 		return err
 	}
+	if tp.opts.BGPType == BGPFRRK8s {
+		if err := ensureNamespace(ctx, tp.Client, FRRK8sNamespace); err != nil {
+			return err
+		}
+	}
 
 	// Namespaces and veths.
 	tp.Router = &Router{
 		Netns: tp.run.netns("router"), Pathspace: tp.run.pathspace(), ASN: tp.opts.RouterASN,
 		RouterID: netip.MustParseAddr("203.0.113.254"), IBGP: tp.opts.IBGP, Dir: filepath.Join(tp.run.dir, "router"),
+		BFD: tp.opts.RouterBFD, GracefulRestart: tp.opts.RouterGracefulRestart, NoGracefulRestartHelper: tp.opts.RouterNoGracefulRestart,
+		Policy: tp.opts.RouterPolicy, Import: tp.opts.RouterImport,
+		// FRR speakers listen as well: the router dials again within seconds after a cut link
+		// comes back, where FRR's default connect-retry timer would make the node wait 120 s.
+		Active: tp.opts.BGPType == BGPFRRK8s,
 	}
 	if err := tp.addNetns(ctx, tp.Router.Netns); err != nil {
 		return err
@@ -289,17 +324,32 @@ func (tp *Topology) setup(ctx context.Context, cp *controlplane.ControlPlane) er
 		return err
 	}
 	for _, rn := range tp.Regions {
-		if err := tp.startRegionBridge(ctx, rn); err != nil {
+		if err := tp.startNetnsBridge(ctx, rn.Name, rn.Netns); err != nil {
 			return err
 		}
-		if err := tp.writeKubeconfig(rn); err != nil {
+		if rn.Kubeconfig, err = tp.writeKubeconfig(rn.Name); err != nil {
 			return err
 		}
 		if err := tp.createNodeAndPod(ctx, rn); err != nil {
 			return err
 		}
+		if tp.opts.BGPType == BGPFRRK8s {
+			if err := tp.startRegionFRR(ctx, rn); err != nil {
+				return fmt.Errorf("FRR of %s: %w", rn.Name, err)
+			}
+			if err := tp.Create(ctx, frrK8sPod(rn, tp.ID)); err != nil {
+				return err
+			}
+			if err := tp.startFRRK8s(rn); err != nil {
+				return fmt.Errorf("frr-k8s of %s: %w", rn.Name, err)
+			}
+		}
+	}
+	if err := tp.startMetalLBControllers(ctx); err != nil {
+		return fmt.Errorf("starting MetalLB's controller: %w", err)
 	}
 	for _, rn := range tp.Regions {
+		tp.watchLog(rn.SpeakerLog, logMetalLB)
 		if err := tp.StartSpeaker(rn.Name); err != nil {
 			return err
 		}
@@ -384,17 +434,17 @@ func (tp *Topology) startBridge(ctx context.Context) error {
 	}, "socat to create "+tp.socket)
 }
 
-// startRegionBridge listens on 127.0.0.1:BridgePort inside the region and forwards to the socket.
-func (tp *Topology) startRegionBridge(ctx context.Context, rn *RegionNode) error {
-	p, err := tp.run.start("socat-"+rn.Name, rn.Netns, filepath.Join(tp.logDir, "socat-"+rn.Name+".log"), basePath,
+// startNetnsBridge listens on 127.0.0.1:BridgePort inside netns and forwards to the socket.
+func (tp *Topology) startNetnsBridge(ctx context.Context, name, netns string) error {
+	p, err := tp.run.start("socat-"+name, netns, filepath.Join(tp.logDir, "socat-"+name+".log"), basePath,
 		"socat", fmt.Sprintf("TCP-LISTEN:%d,bind=127.0.0.1,fork,reuseaddr", BridgePort), "UNIX-CONNECT:"+tp.socket)
 	if err != nil {
 		return err
 	}
 	return waitFor(ctx, 10*time.Second, p, func() bool {
-		out, err := inNetns(ctx, rn.Netns, "ss", "-Hltn", fmt.Sprintf("sport = :%d", BridgePort))
+		out, err := inNetns(ctx, netns, "ss", "-Hltn", fmt.Sprintf("sport = :%d", BridgePort))
 		return err == nil && strings.TrimSpace(out) != ""
-	}, fmt.Sprintf("socat to listen on 127.0.0.1:%d in %s", BridgePort, rn.Netns))
+	}, fmt.Sprintf("socat to listen on 127.0.0.1:%d in %s", BridgePort, netns))
 }
 
 func waitFor(ctx context.Context, timeout time.Duration, p *Process, cond func() bool, what string) error {
@@ -411,18 +461,18 @@ func waitFor(ctx context.Context, timeout time.Duration, p *Process, cond func()
 	return nil
 }
 
-// writeKubeconfig is the admin kubeconfig with the server set to the in-namespace bridge. The
-// serving certificate covers 127.0.0.1, so the same CA verifies it.
-func (tp *Topology) writeKubeconfig(rn *RegionNode) error {
+// writeKubeconfig writes <name>.kubeconfig: the admin kubeconfig with the server set to the
+// in-namespace bridge. The serving certificate covers 127.0.0.1, so the same CA verifies it.
+func (tp *Topology) writeKubeconfig(name string) (string, error) {
 	cfg, err := clientcmd.Load(tp.kubeconfig)
 	if err != nil {
-		return err
+		return "", err
 	}
 	for _, c := range cfg.Clusters {
 		c.Server = fmt.Sprintf("https://127.0.0.1:%d", BridgePort)
 	}
-	rn.Kubeconfig = filepath.Join(tp.run.dir, rn.Name+".kubeconfig")
-	return clientcmd.WriteToFile(*cfg, rn.Kubeconfig)
+	path := filepath.Join(tp.run.dir, name+".kubeconfig")
+	return path, clientcmd.WriteToFile(*cfg, path)
 }
 
 func (tp *Topology) createNodeAndPod(ctx context.Context, rn *RegionNode) error {
@@ -486,13 +536,17 @@ func (tp *Topology) StartSpeaker(region string) error {
 		"METALLB_NODE_NAME="+rn.Node,
 		"METALLB_NAMESPACE="+MetalLBNamespace,
 		"METALLB_POD_NAME="+rn.SpeakerPod,
-		"METALLB_BGP_TYPE=native",
+		"METALLB_BGP_TYPE="+string(tp.opts.BGPType),
+		"FRRK8S_NAMESPACE="+FRRK8sNamespace,
 		"METALLB_HOST=127.0.0.1", // v0.15: metrics bind host
 		"KUBECONFIG="+rn.Kubeconfig,
 	)
 	// No --ml-bindaddr / --ml-labels: memberlist stays off (BGP does not need it).
-	rn.Speaker, err = tp.run.start("speaker-"+rn.Name, rn.Netns, rn.SpeakerLog, env,
-		tp.opts.SpeakerBinary, "--log-level="+tp.opts.SpeakerLogLevel, fmt.Sprintf("--port=%d", rn.MetricsPort))
+	args := []string{tp.opts.SpeakerBinary, "--log-level=" + tp.opts.SpeakerLogLevel, fmt.Sprintf("--port=%d", rn.MetricsPort)}
+	if tp.opts.ClusterPerRegion {
+		args = append(args, "--lb-class="+LBClass(rn.Name))
+	}
+	rn.Speaker, err = tp.run.start("speaker-"+rn.Name, rn.Netns, rn.SpeakerLog, env, args...)
 	return err
 }
 
@@ -508,12 +562,24 @@ func (tp *Topology) StopSpeaker(region string, grace time.Duration) error {
 	return nil
 }
 
-// CheckSpeakers returns an error naming every speaker that has exited.
+// CheckSpeakers returns an error naming every MetalLB process (speaker or controller) and every
+// frr-k8s process (FRR daemon, reloader, daemon, exporter) that has exited.
 func (tp *Topology) CheckSpeakers() error {
-	var errs []error
+	errs := []error{tp.CheckControllers()}
 	for _, rn := range tp.Regions {
 		if rn.Speaker != nil && !rn.Speaker.Running() {
 			errs = append(errs, fmt.Errorf("speaker of %s exited: %v\n%s", rn.Name, rn.Speaker.Err(), tail(rn.SpeakerLog, 15)))
+		}
+		if f := rn.FRR; f != nil {
+			procs := []*Process{f.Reloader, f.Daemon, f.Exporter}
+			for _, d := range frrK8sDaemons {
+				procs = append(procs, f.Daemons[d])
+			}
+			for _, p := range procs {
+				if p != nil && !p.Running() {
+					errs = append(errs, fmt.Errorf("%s exited: %v\n%s", p.Name, p.Err(), tail(p.Log, 15)))
+				}
+			}
 		}
 	}
 	return errors.Join(errs...)
@@ -530,7 +596,7 @@ func (tp *Topology) Create(ctx context.Context, objs ...client.Object) error {
 	return nil
 }
 
-// --- kubelet and MetalLB-controller stand-ins -------------------------------------------------
+// --- EndpointSlices of the MetalLB-only tests (selector-less Service) ---------------------------
 
 // EnsureEndpoints creates one EndpointSlice per region for svc (what the kubelet and the
 // endpointslice controller would produce for one pod per region), with the given readiness.
@@ -543,18 +609,6 @@ func (tp *Topology) EnsureEndpoints(ctx context.Context, svc *corev1.Service, re
 		}
 	}
 	return nil
-}
-
-// EnsureEndpoint creates the EndpointSlice of svc for one region only: what the kubelet and the
-// endpointslice controller would produce for one pod of svc on that region's node. It is how a
-// StellarNode's own LoadBalancer Service gets its single regional endpoint (each StellarNode runs
-// in one region). Deleted at teardown.
-func (tp *Topology) EnsureEndpoint(ctx context.Context, svc *corev1.Service, region string, cond discoveryv1.EndpointConditions) error {
-	rn, err := tp.mustRegion(region)
-	if err != nil {
-		return err
-	}
-	return tp.Create(ctx, endpointSlice(svc, rn, cond, tp.ID))
 }
 
 // SetEndpointReady sets ready and serving of the region's endpoint of svc. false withdraws the
@@ -581,19 +635,24 @@ func (tp *Topology) SetEndpointConditions(ctx context.Context, svc types.Namespa
 	return tp.Client.Patch(ctx, es, patch)
 }
 
-// SetLoadBalancerIngress writes status.loadBalancer.ingress of svc, as MetalLB's controller (not
-// run here) would. The speakers only check that the IP belongs to a pool.
-func (tp *Topology) SetLoadBalancerIngress(ctx context.Context, svc types.NamespacedName, ips ...string) error {
-	s := &corev1.Service{}
-	if err := tp.Client.Get(ctx, svc, s); err != nil {
-		return err
+// WaitLoadBalancerIngress waits until MetalLB's controller has assigned svc an ingress IP and
+// returns it.
+func (tp *Topology) WaitLoadBalancerIngress(ctx context.Context, svc types.NamespacedName, timeout time.Duration) (string, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		s := &corev1.Service{}
+		err := tp.Client.Get(ctx, svc, s)
+		if err == nil && len(s.Status.LoadBalancer.Ingress) > 0 && s.Status.LoadBalancer.Ingress[0].IP != "" {
+			return s.Status.LoadBalancer.Ingress[0].IP, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return "", fmt.Errorf("MetalLB's controller assigned no IP to Service %s within %v (err %v)", svc, timeout, err)
+		}
+		if err := tp.CheckControllers(); err != nil {
+			return "", err
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	patch := client.MergeFrom(s.DeepCopy())
-	s.Status.LoadBalancer.Ingress = nil
-	for _, ip := range ips {
-		s.Status.LoadBalancer.Ingress = append(s.Status.LoadBalancer.Ingress, corev1.LoadBalancerIngress{IP: ip, IPMode: ptr.To(corev1.LoadBalancerIPModeVIP)})
-	}
-	return tp.Client.Status().Patch(ctx, s, patch)
 }
 
 // --- router queries -----------------------------------------------------------------------------
@@ -741,6 +800,18 @@ func (tp *Topology) DumpLogs() {
 	for _, rn := range tp.Regions {
 		t.Logf("==== speaker %s (%s) log tail ====\n%s", rn.Name, rn.SpeakerLog, tail(rn.SpeakerLog, 40))
 	}
+	for _, c := range tp.Controllers {
+		t.Logf("==== MetalLB controller %q (%s) log tail ====\n%s", c.Class, c.Log, tail(c.Log, 30))
+	}
+	for _, rn := range tp.Regions {
+		if f := rn.FRR; f != nil {
+			for _, p := range []*Process{f.Reloader, f.Daemon, f.Exporter} {
+				if p != nil {
+					t.Logf("==== %s (%s) log tail ====\n%s", p.Name, p.Log, tail(p.Log, 25))
+				}
+			}
+		}
+	}
 	if tp.Router != nil && tp.Router.BGPLog != "" {
 		t.Logf("==== bgpd log tail ====\n%s", tail(tp.Router.BGPLog, 40))
 		if out, err := tp.Router.Vtysh(ctx, "show bgp summary", "show bgp ipv4 unicast"); err == nil {
@@ -764,12 +835,26 @@ func (tp *Topology) teardown() {
 			tp.t.Errorf("teardown: deleting %T %s: %v", o, o.GetName(), err)
 		}
 	}
-	// The speakers' ServiceBGPStatus objects are owned by their Pods, but no garbage collector
-	// runs here: delete them so a later test reading MetalLB's status does not see them.
-	for _, rn := range tp.Regions {
-		if err := tp.Client.DeleteAllOf(ctx, &metallbv1beta1.ServiceBGPStatus{}, client.InNamespace(MetalLBNamespace),
-			client.MatchingLabels{ServiceBGPStatusNodeLabel: rn.Node}); err != nil && !apierrors.IsNotFound(err) {
-			tp.t.Errorf("teardown: deleting the ServiceBGPStatus objects of %s: %v", rn.Node, err)
+	// The speakers' ServiceBGPStatus objects and frr-k8s' BGPSessionStates are owned by their
+	// Pods, deleted above: the garbage collector removes them. Left over, they are leaks.
+	if err := tp.waitCollected(ctx); err != nil {
+		tp.t.Errorf("teardown: %v", err)
+	}
+	// MetalLB's FRRConfiguration metallb-<node> and frr-k8s' FRRNodeState <node> have no owner:
+	// uninstalling MetalLB and frr-k8s removes them with their namespaces. The nodes are gone.
+	if tp.opts.BGPType == BGPFRRK8s {
+		for _, rn := range tp.Regions {
+			for kind, name := range map[string]string{"FRRConfiguration": "metallb-" + rn.Node, "FRRNodeState": rn.Node} {
+				obj := &unstructured.Unstructured{}
+				obj.SetGroupVersionKind(schema.GroupVersionKind{Group: "frrk8s.metallb.io", Version: "v1beta1", Kind: kind})
+				obj.SetName(name)
+				if kind == "FRRConfiguration" {
+					obj.SetNamespace(FRRK8sNamespace)
+				}
+				if err := tp.Client.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
+					tp.t.Errorf("teardown: deleting %s %s: %v", kind, name, err)
+				}
+			}
 		}
 	}
 	if tp.keepDir != "" && tp.Router != nil {
@@ -782,5 +867,38 @@ func (tp *Topology) teardown() {
 	}
 	if err := tp.run.close(); err != nil {
 		tp.t.Errorf("teardown: %v", err)
+	}
+}
+
+// waitCollected waits until the garbage collector has removed the status objects the speakers and
+// frr-k8s' exporters wrote for this topology's nodes (owned by their Pods).
+func (tp *Topology) waitCollected(ctx context.Context) error {
+	var left []string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		left = nil
+		for _, rn := range tp.Regions {
+			statuses := &metallbv1beta1.ServiceBGPStatusList{}
+			if err := tp.Client.List(ctx, statuses, client.InNamespace(MetalLBNamespace), client.MatchingLabels{ServiceBGPStatusNodeLabel: rn.Node}); err != nil {
+				return err
+			}
+			for _, s := range statuses.Items {
+				left = append(left, "ServiceBGPStatus/"+s.Name)
+			}
+			if tp.opts.BGPType == BGPFRRK8s {
+				sessions := controller.NewBGPSessionStateList()
+				if err := tp.Client.List(ctx, sessions, client.InNamespace(FRRK8sNamespace), client.MatchingLabels{"frrk8s.metallb.io/node": rn.Node}); err != nil {
+					return err
+				}
+				for _, s := range sessions.Items {
+					left = append(left, "BGPSessionState/"+s.GetName())
+				}
+			}
+		}
+		if len(left) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the garbage collector left %v 30s after their owner Pods were deleted", left)
+		}
 	}
 }
