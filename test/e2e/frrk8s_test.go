@@ -40,7 +40,7 @@ func specBlock(t *testing.T, rn *RegionNode) *stellarv1.StellarNode {
 	n.Namespace = stellarNamespace
 	bgp := n.Spec.LoadBalancer.BGP
 	if len(bgp.Peers) != 1 || bgp.LocalASN != asn || bgp.Peers[0].ASN != ebgpRouterASN || bgp.Peers[0].KeepaliveTime == nil ||
-		*bgp.Peers[0].KeepaliveTime != 30 || bgp.Peers[0].HoldTime != 90 || bgp.Peers[0].GracefulRestart == nil || !*bgp.Peers[0].GracefulRestart ||
+		*bgp.Peers[0].KeepaliveTime != 30 || ptr.Deref(bgp.Peers[0].HoldTime, 0) != 90 || bgp.Peers[0].GracefulRestart == nil || !*bgp.Peers[0].GracefulRestart ||
 		bgp.BFDEnabled == nil || !*bgp.BFDEnabled || bgp.BFDProfile != specBFDProfile {
 		t.Fatalf("examples/horizon-anycast.yaml is no longer the spec's block (eBGP 64512 → 64513, hold 90, keepalive 30, graceful restart, BFD %s): %+v", specBFDProfile, bgp)
 	}
@@ -273,8 +273,8 @@ func failoverNodes(t *testing.T, tp *Topology, bfd bool, hold, keepalive int32) 
 		lb := n.Spec.LoadBalancer
 		lb.LoadBalancerClass = LBClass(rn.Name)
 		// One router per region: each region's nodes peer with their own router only.
-		lb.BGP.Advertisement.NodeSelectors = []metav1.LabelSelector{{MatchLabels: map[string]string{HostnameLabel: rn.Node}}}
-		lb.BGP.Peers[0].HoldTime = hold
+		lb.BGP.Advertisement.NodeSelectors = []stellarv1.NodeSelector{{MatchLabels: map[string]stellarv1.LabelValue{HostnameLabel: stellarv1.LabelValue(rn.Node)}}}
+		lb.BGP.Peers[0].HoldTime = ptr.To(hold)
 		lb.BGP.Peers[0].KeepaliveTime = ptr.To(keepalive)
 		if !bfd {
 			lb.BGP.BFDEnabled, lb.BGP.BFDProfile = ptr.To(false), ""
@@ -583,7 +583,7 @@ func multiRegionExample(t *testing.T, rn *RegionNode) (*stellarv1.StellarNode, *
 	lb.BGP.Peers[0].ASN = upstreamASN
 	lb.LoadBalancerClass = LBClass(rn.Name)
 	// Each region's nodes peer with their own region's router only.
-	lb.BGP.Advertisement.NodeSelectors = []metav1.LabelSelector{{MatchLabels: map[string]string{HostnameLabel: rn.Node}}}
+	lb.BGP.Advertisement.NodeSelectors = []stellarv1.NodeSelector{{MatchLabels: map[string]stellarv1.LabelValue{HostnameLabel: stellarv1.LabelValue(rn.Node)}}}
 	return n, secret
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -98,6 +99,13 @@ func TestMain(m *testing.M) {
 	})
 	if stopFailed && code == 0 {
 		code = 1
+	}
+	// Every request the operator sent must have been allowed by the RBAC it ships.
+	if log, err := os.ReadFile(operatorLogPath); err == nil {
+		if denied := controlplane.ForbiddenLines(string(log)); code == 0 && len(denied) > 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: the operator was refused by its own RBAC (config/rbac) %d times:\n%s\n", len(denied), strings.Join(denied, "\n"))
+			code = 1
+		}
 	}
 	if err := pkg.close(); err != nil {
 		fmt.Fprintln(os.Stderr, "cleaning up:", err)

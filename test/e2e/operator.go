@@ -123,7 +123,12 @@ func StartOperator(t testing.TB, mode render.BGPMode) *Operator {
 		Log:    operatorLogPath,
 		exited: make(chan struct{}),
 	}
-	mgr, err := operator.NewManager(cp.Config, o.Config)
+	// The operator runs as the ServiceAccount of config/rbac, as it is deployed, never as admin.
+	operatorConfig, err := cp.OperatorConfig(context.Background())
+	if err != nil {
+		t.Fatalf("the operator's ServiceAccount: %v", err)
+	}
+	mgr, err := operator.NewManager(operatorConfig, o.Config)
 	if err != nil {
 		t.Fatalf("building the operator: %v", err)
 	}

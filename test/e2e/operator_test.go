@@ -89,7 +89,7 @@ func horizonAnycast(rp regionPlan, rn *RegionNode, md5Secret string) *stellarv1.
 					Communities: []string{community},
 					Advertisement: &stellarv1.BGPAdvertisementSpec{
 						LocalPref:     ptr.To(rp.LocalPref),
-						NodeSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{HostnameLabel: rn.Node}}},
+						NodeSelectors: []stellarv1.NodeSelector{{MatchLabels: map[string]stellarv1.LabelValue{HostnameLabel: stellarv1.LabelValue(rn.Node)}}},
 					},
 				},
 			},
@@ -417,7 +417,7 @@ func checkOperatorObjects(t *testing.T, tp *Topology, byRegion map[string]*stell
 		selectors := []metav1.LabelSelector{{MatchLabels: map[string]string{HostnameLabel: rn.Node}}}
 		checkNativePeer(t, tp, rn, asn, asn, selectors, rp.Region == md5Region)
 
-		advName := "stellar-" + n.Namespace + "-" + n.Name
+		advName := render.PerNodeName(n)
 		adv := &metallbv1beta1.BGPAdvertisement{}
 		if err := tp.Client.Get(ctx, client.ObjectKey{Namespace: MetalLBNamespace, Name: advName}, adv); err != nil {
 			t.Errorf("BGPAdvertisement %s: %v", advName, err)
@@ -682,7 +682,7 @@ func TestOperatorEBGPCarriesCommunitiesNotLocalPref(t *testing.T) {
 	t.Logf("eBGP %d → %d: %s; community %v, locPrf %s (the node asked for %d), AS path %q", asn, ebgpRouterASN, ri, p.Communities, locPrf, localPref, p.ASPath)
 
 	adv := &metallbv1beta1.BGPAdvertisement{}
-	if err := tp.Client.Get(ctx, client.ObjectKey{Namespace: MetalLBNamespace, Name: "stellar-" + n.Namespace + "-" + n.Name}, adv); err != nil {
+	if err := tp.Client.Get(ctx, client.ObjectKey{Namespace: MetalLBNamespace, Name: render.PerNodeName(n)}, adv); err != nil {
 		t.Fatal(err)
 	}
 	if adv.Spec.LocalPref != localPref {
