@@ -64,15 +64,18 @@ const (
 	ReasonMetalLBConfigInvalid     = "MetalLBConfigInvalid"
 	ReasonAddressInForeignPool     = "AddressInForeignPool"
 	ReasonAddressInAnotherPool     = "AddressInAnotherPool"
-	ReasonMyASNConflict            = "MyASNConflict"
-	ReasonRouterIDConflict         = "RouterIDConflict"
-	ReasonAdvertisementWouldWiden  = "AdvertisementWouldWiden"
-	ReasonLocalPrefConflict        = "LocalPrefConflict"
-	ReasonNoUsablePeer             = "NoUsablePeer"
-	ReasonBFDEchoWithIPv6          = "BFDEchoWithIPv6"
-	ReasonNotAllowedByPolicy       = "NotAllowedByPolicy"
-	ReasonAddressAssigned          = "AddressAssigned"
-	ReasonAddressPending           = "AddressPending"
+	// ReasonAddressMoving: the address is still in another of the operator's pools (its last
+	// claimant went or renamed its pool); the new pool waits until the old one lets go of it.
+	ReasonAddressMoving           = "AddressMoving"
+	ReasonMyASNConflict           = "MyASNConflict"
+	ReasonRouterIDConflict        = "RouterIDConflict"
+	ReasonAdvertisementWouldWiden = "AdvertisementWouldWiden"
+	ReasonLocalPrefConflict       = "LocalPrefConflict"
+	ReasonNoUsablePeer            = "NoUsablePeer"
+	ReasonBFDEchoWithIPv6         = "BFDEchoWithIPv6"
+	ReasonNotAllowedByPolicy      = "NotAllowedByPolicy"
+	ReasonAddressAssigned         = "AddressAssigned"
+	ReasonAddressPending          = "AddressPending"
 	// ReasonPodsOutsideAnnouncingNodes: pods may run where no speaker announces them.
 	ReasonPodsOutsideAnnouncingNodes = "PodsOutsideAnnouncingNodes"
 

@@ -89,6 +89,17 @@ func sharedCandidates(node *stellarv1.StellarNode, m render.MetalLBFacts) map[st
 			out[kind+"/"+name] = true
 		}
 	}
+	if node.LoadBalancerEnabled() {
+		if addr, ok := node.Spec.LoadBalancer.Address(); ok {
+			// A pool of ours still holding the address keeps the node's new pool waiting
+			// (AddressMoving) until it goes or shrinks.
+			for _, pool := range m.Pools {
+				if _, holds := render.PoolContains(pool.Addresses, addr); holds && pool.Ours {
+					out["IPAddressPool/"+pool.Name] = true
+				}
+			}
+		}
+	}
 	if lb := node.Status.LoadBalancer; lb != nil {
 		if lb.Pool != "" {
 			out["IPAddressPool/"+lb.Pool] = true

@@ -3,6 +3,7 @@ package controller_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/stellar-operator/stellar-operator/internal/controller"
 	"github.com/stellar-operator/stellar-operator/internal/controlplane"
+	"github.com/stellar-operator/stellar-operator/internal/metallblog"
 	"github.com/stellar-operator/stellar-operator/internal/operator"
 	"github.com/stellar-operator/stellar-operator/internal/render"
 )
@@ -60,6 +62,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "FAIL: MetalLB's CRDs:", err)
 		os.Exit(1)
 	}
+	var (
+		metallb  *controlplane.MetalLBController
+		verdict  metallblog.Verdict
+		judgeErr error
+	)
 	code := controlplane.RunTests(m, controlplane.Options{ExtraCRDs: metallbCRDs}, func(cp *controlplane.ControlPlane) (func(), error) {
 		scheme, err := operator.NewScheme()
 		if err != nil {
@@ -70,6 +77,13 @@ func TestMain(m *testing.M) {
 			return nil, err
 		}
 		if err := env.k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: metallbNamespace}}); err != nil {
+			return nil, err
+		}
+		// MetalLB's own controller judges every object the operator writes (and assigns addresses).
+		metallb, err = cp.StartMetalLBController(metallbNamespace)
+		if errors.Is(err, controlplane.ErrNoMetalLBController) && os.Getenv("CI") != "true" {
+			fmt.Fprintln(os.Stderr, "MetalLB will not judge this run:", err)
+		} else if err != nil {
 			return nil, err
 		}
 		// The operator runs as the ServiceAccount of config/rbac, never as admin: what the shipped
@@ -124,8 +138,33 @@ func TestMain(m *testing.M) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- mgr.Start(ctx) }()
-		return func() { cancel(); <-done }, nil
+		return func() {
+			cancel()
+			<-done
+			if metallb != nil {
+				verdict, judgeErr = metallb.Verdict()
+				judgeErr = errors.Join(judgeErr, metallb.Stop())
+			}
+		}, nil
 	})
+	// MetalLB must have accepted every configuration the tests made the operator write.
+	if judgeErr != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: MetalLB's verdict:", judgeErr)
+		code = 1
+	}
+	for _, l := range verdict.Refused {
+		fmt.Fprintln(os.Stderr, "FAIL: MetalLB refused the configuration:", l)
+		code = 1
+	}
+	for _, l := range verdict.Pending {
+		fmt.Fprintln(os.Stderr, "FAIL: MetalLB never got past a transient configuration error:", l)
+		code = 1
+	}
+	// Tests make nodes ask for taken or pool-less addresses on purpose and check the node's
+	// status themselves; MetalLB's failures to assign are counted, not judged.
+	if n := len(verdict.Unallocated); n > 0 {
+		fmt.Fprintf(os.Stderr, "MetalLB's controller could not assign an address %d times (the first: %s)\n", n, verdict.Unallocated[0])
+	}
 	// Whatever the tests did, the shipped RBAC must have allowed every request the operator sent.
 	if denied := controlplane.ForbiddenLines(env.logs.String()); code == 0 && len(denied) > 0 {
 		fmt.Fprintf(os.Stderr, "FAIL: the operator was refused by its own RBAC (config/rbac) %d times:\n%s\n", len(denied), strings.Join(denied, "\n"))

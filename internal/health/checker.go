@@ -36,9 +36,22 @@ type Result struct {
 	Lag    int64  `json:"lag"`
 	Reason string `json:"reason"`
 	// Failure classifies a not-ready result; empty when Ready.
-	Failure         FailureReason `json:"failure,omitempty"`
-	CheckedAt       time.Time     `json:"checkedAt"`
-	DurationSeconds float64       `json:"durationSeconds"`
+	Failure FailureReason `json:"failure,omitempty"`
+	// Quorum is what a validator's core says of its quorum set in the last ledger it voted on.
+	Quorum          *Quorum   `json:"quorum,omitempty"`
+	CheckedAt       time.Time `json:"checkedAt"`
+	DurationSeconds float64   `json:"durationSeconds"`
+}
+
+// Quorum is stellar-core's view of its quorum set (/info quorum.qset): how many validators agree
+// with it, disagree, are delayed or missing, and how many failures it can survive (fail_at).
+type Quorum struct {
+	Agree    int64  `json:"agree"`
+	Disagree int64  `json:"disagree"`
+	Delayed  int64  `json:"delayed"`
+	Missing  int64  `json:"missing"`
+	FailAt   int64  `json:"fail_at"`
+	Phase    string `json:"phase,omitempty"`
 }
 
 // Checker performs one sync check. Implementations must honour ctx and

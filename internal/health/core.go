@@ -33,7 +33,10 @@ type coreInfo struct {
 	State   string          `json:"state"`
 	Network string          `json:"network"`
 	Status  json.RawMessage `json:"status"`
-	Ledger  *struct {
+	Quorum  *struct {
+		QSet *Quorum `json:"qset"`
+	} `json:"quorum"`
+	Ledger *struct {
 		Num int64 `json:"num"`
 		// Age is seconds since the last ledger closed. Parsed as float so a
 		// future core printing fractions does not turn into a parse error.
@@ -73,6 +76,10 @@ func evaluateCore(cfg Config, status int, body []byte) Result {
 	var r Result
 	if info.Ledger != nil && info.Ledger.Num > 0 {
 		r.LatestLedger = info.Ledger.Num
+	}
+	if info.Quorum != nil && info.Quorum.QSet != nil {
+		q := *info.Quorum.QSet
+		r.Quorum = &q
 	}
 
 	state := info.State

@@ -5,6 +5,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestCoreCheck(t *testing.T) {
@@ -193,5 +197,29 @@ func TestClipKeepsReasonsOnOneBoundedLine(t *testing.T) {
 	got := clip("line one\nline two\x00\xff" + strings.Repeat("é", 500))
 	if strings.ContainsAny(got, "\n\x00") || len([]rune(got)) > maxReasonRunes+1 {
 		t.Fatalf("clip returned %q", got)
+	}
+}
+
+// A validator's quorum counts reach its result (and so /status and the
+// stellar_health_quorum_validators metric): alerts on missing validators need them.
+func TestCoreQuorumIsReported(t *testing.T) {
+	body := strings.Replace(coreInfoBody("Synced!", 1, testnetPassphrase),
+		`"fail_at" : 2,`, `"agree" : 5,
+            "delayed" : 0,
+            "disagree" : 0,
+            "fail_at" : 2,
+            "missing" : 2,`, 1)
+	r := evaluateCore(Config{NodeType: NodeTypeValidator, NetworkPassphrase: testnetPassphrase, MaxLedgerAge: time.Minute}, http.StatusOK, []byte(body))
+	if !r.Ready || r.Quorum == nil {
+		t.Fatalf("result = %+v", r)
+	}
+	if q := *r.Quorum; q.Agree != 5 || q.Missing != 2 || q.FailAt != 2 || q.Phase != "EXTERNALIZE" {
+		t.Fatalf("quorum = %+v", q)
+	}
+	reg := prometheus.NewRegistry()
+	s := NewServer(Config{NodeType: NodeTypeValidator}, nil, reg, logr.Discard())
+	s.record(r, time.Millisecond)
+	if got := testutil.ToFloat64(s.metrics.quorum.WithLabelValues("missing")); got != 2 {
+		t.Fatalf("stellar_health_quorum_validators{state=missing} = %v", got)
 	}
 }

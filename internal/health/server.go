@@ -50,6 +50,8 @@ type metrics struct {
 	lag          prometheus.Gauge
 	duration     prometheus.Histogram
 	failures     *prometheus.CounterVec
+	// quorum holds a validator's quorum-set counts (agree, disagree, delayed, missing, fail_at).
+	quorum *prometheus.GaugeVec
 }
 
 // NewServer wires checker to HTTP handlers and metrics registered on
@@ -112,6 +114,11 @@ func newMetrics(reg *prometheus.Registry, nodeType NodeType, log logr.Logger) *m
 			Help:        "Checks that found the Stellar process not ready, by reason.",
 			ConstLabels: labels,
 		}, []string{"reason"})),
+		quorum: register(reg, log, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name:        "stellar_health_quorum_validators",
+			Help:        "Validators of the core's quorum set by state (agree, disagree, delayed, missing), and fail_at: how many failures the quorum survives. Validators only.",
+			ConstLabels: labels,
+		}, []string{"state"})),
 	}
 	for _, f := range allFailureReasons() {
 		m.failures.WithLabelValues(string(f))
@@ -297,6 +304,11 @@ func (s *Server) record(r Result, elapsed time.Duration) {
 	if r.LatestLedger > 0 {
 		m.latestLedger.Set(float64(r.LatestLedger))
 		m.lag.Set(float64(r.Lag))
+	}
+	if q := r.Quorum; q != nil {
+		for state, n := range map[string]int64{"agree": q.Agree, "disagree": q.Disagree, "delayed": q.Delayed, "missing": q.Missing, "fail_at": q.FailAt} {
+			m.quorum.WithLabelValues(state).Set(float64(n))
+		}
 	}
 
 	kv := []any{"ready", r.Ready, "state", r.State, "latestLedger", r.LatestLedger, "lag", r.Lag, "reason", r.Reason}

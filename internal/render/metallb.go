@@ -342,6 +342,17 @@ func (p *lbPlan) foreignPoolContaining(addr netip.Addr) *ExistingPool {
 	return nil
 }
 
+// otherOwnPoolContaining is one of the operator's pools other than name still holding addr.
+func (p *lbPlan) otherOwnPoolContaining(addr netip.Addr, name string) *ExistingPool {
+	for i := range p.facts.Pools {
+		pool := &p.facts.Pools[i]
+		if _, ok := PoolContains(pool.Addresses, addr); ok && pool.Ours && pool.Name != name {
+			return pool
+		}
+	}
+	return nil
+}
+
 // allowed reports whether another node's claim counts: a node its namespace's policy refuses
 // writes nothing, so it claims nothing.
 func (p *lbPlan) allowed(n *stellarv1.StellarNode) bool {
@@ -403,6 +414,15 @@ func (p *lbPlan) resolvePool() (poolChoice, bool) {
 			return poolChoice{}, false
 		}
 		name = theirs
+	}
+	if stale := p.otherOwnPoolContaining(addr, name); stale != nil {
+		// MetalLB refuses a configuration with overlapping pools (all of it, not just the new
+		// pool): the old pool must let go of the address first. It is collected or shrunk once no
+		// node wins the address for it, and its change wakes this node.
+		p.fail("spec.loadBalancer.addressPool", stellarv1.ReasonAddressMoving,
+			fmt.Sprintf("%s is still in IPAddressPool %s, which no StellarNode holds it for any more; IPAddressPool %s is created once %s lets go of it",
+				addr, stale.Name, name, stale.Name))
+		return poolChoice{}, false
 	}
 	if existing := p.existingPool(name); existing != nil && !existing.Ours {
 		// The default pool name is taken by someone else's pool that does not hold the address.

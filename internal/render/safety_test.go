@@ -59,6 +59,16 @@ func TestPoolDecisions(t *testing.T) {
 				first.Spec.LoadBalancer.AddressPool = "anycast"
 				f.MetalLB.Claims = render.NewClaims(first, n)
 			}, stellarv1.ReasonAddressInAnotherPool, "", false},
+		{"an address still in another of the operator's pools waits for it to go before its new pool is made",
+			func(_ *testing.T, n *stellarv1.StellarNode, f *render.Facts) {
+				// The node that won it was deleted, or this node renamed its pool: both pools would
+				// hold the address for a moment, and MetalLB refuses its whole configuration then.
+				f.MetalLB.Pools = []render.ExistingPool{{Name: "pool-of-a-deleted-node", Ours: true, Addresses: []string{"192.0.2.100/32"}}}
+			}, stellarv1.ReasonAddressMoving, "", false},
+		{"the operator's own pool holding the address under the node's pool name is kept",
+			func(_ *testing.T, n *stellarv1.StellarNode, f *render.Facts) {
+				f.MetalLB.Pools = []render.ExistingPool{{Name: "stellar-anycast-pool", Ours: true, Addresses: []string{"192.0.2.100/32"}}}
+			}, "", "stellar-anycast-pool", true},
 		{"a default pool name taken by someone else's pool is refused",
 			func(_ *testing.T, n *stellarv1.StellarNode, f *render.Facts) {
 				n.Spec.LoadBalancer.AddressPool = ""

@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/stellar-operator/stellar-operator/config"
+	"github.com/stellar-operator/stellar-operator/internal/metallblog"
 )
 
 // MetalLB's frr-k8s mode, per region, as frr-k8s' DaemonSet pod runs it:
@@ -202,7 +203,7 @@ func (tp *Topology) startRegionFRR(ctx context.Context, rn *RegionNode) error {
 	if err != nil {
 		return err
 	}
-	tp.watchLog(f.Reloader.Log, logReloader)
+	tp.watchLog(f.Reloader.Log, metallblog.Reloader)
 	return waitFor(ctx, 10*time.Second, f.Reloader, func() bool {
 		_, err := os.Stat(filepath.Join(f.Dir, "reloader", "reloader.pid"))
 		return err == nil
@@ -220,7 +221,7 @@ func (tp *Topology) startFRRK8s(rn *RegionNode) error {
 	if err != nil {
 		return err
 	}
-	tp.watchLog(filepath.Join(tp.logDir, "frr-k8s-"+rn.Name+".log"), logFRRK8s)
+	tp.watchLog(filepath.Join(tp.logDir, "frr-k8s-"+rn.Name+".log"), metallblog.FRRK8s)
 	// The exporter polls FRR at least every --poll-interval (2m in frr-k8s' DaemonSet): 2 s here,
 	// so that a session's change reaches BGPSessionState while the test watches.
 	f.Exporter, err = tp.run.start("frr-status-"+rn.Name, rn.Netns, filepath.Join(tp.logDir, "frr-status-"+rn.Name+".log"), env,

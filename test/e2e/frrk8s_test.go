@@ -274,6 +274,7 @@ func failoverNodes(t *testing.T, tp *Topology, bfd bool, hold, keepalive int32) 
 		lb.LoadBalancerClass = LBClass(rn.Name)
 		// One router per region: each region's nodes peer with their own router only.
 		lb.BGP.Advertisement.NodeSelectors = []stellarv1.NodeSelector{{MatchLabels: map[string]stellarv1.LabelValue{HostnameLabel: stellarv1.LabelValue(rn.Node)}}}
+		n.Spec.Placement = &stellarv1.PlacementSpec{NodeSelector: map[string]string{HostnameLabel: rn.Node}}
 		lb.BGP.Peers[0].HoldTime = ptr.To(hold)
 		lb.BGP.Peers[0].KeepaliveTime = ptr.To(keepalive)
 		if !bfd {
@@ -584,6 +585,7 @@ func multiRegionExample(t *testing.T, rn *RegionNode) (*stellarv1.StellarNode, *
 	lb.LoadBalancerClass = LBClass(rn.Name)
 	// Each region's nodes peer with their own region's router only.
 	lb.BGP.Advertisement.NodeSelectors = []stellarv1.NodeSelector{{MatchLabels: map[string]stellarv1.LabelValue{HostnameLabel: stellarv1.LabelValue(rn.Node)}}}
+	n.Spec.Placement = &stellarv1.PlacementSpec{NodeSelector: map[string]string{HostnameLabel: rn.Node}}
 	return n, secret
 }
 

@@ -96,6 +96,9 @@ func horizonAnycast(rp regionPlan, rn *RegionNode, md5Secret string) *stellarv1.
 			GlobalDiscovery: &stellarv1.GlobalDiscoverySpec{
 				Enabled: ptr.To(true), Region: rp.Region, Zone: rp.Zone, Priority: ptr.To(rp.Priority),
 			},
+			// Pods only where the address is announced: with externalTrafficPolicy Local a pod
+			// elsewhere would be ready and never reached (the operator warns otherwise).
+			Placement: &stellarv1.PlacementSpec{NodeSelector: map[string]string{HostnameLabel: rn.Node}},
 		},
 	}
 }

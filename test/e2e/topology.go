@@ -35,6 +35,7 @@ import (
 
 	"github.com/stellar-operator/stellar-operator/internal/controller"
 	"github.com/stellar-operator/stellar-operator/internal/controlplane"
+	"github.com/stellar-operator/stellar-operator/internal/metallblog"
 )
 
 // Region is one simulated region: one Node object, one speaker, one veth to the router.
@@ -349,7 +350,7 @@ func (tp *Topology) setup(ctx context.Context, cp *controlplane.ControlPlane) er
 		return fmt.Errorf("starting MetalLB's controller: %w", err)
 	}
 	for _, rn := range tp.Regions {
-		tp.watchLog(rn.SpeakerLog, logMetalLB)
+		tp.watchLog(rn.SpeakerLog, metallblog.MetalLB)
 		if err := tp.StartSpeaker(rn.Name); err != nil {
 			return err
 		}

@@ -42,7 +42,6 @@ import (
 
 const (
 	rulesFile    = "../../config/prometheus/prometheusrule.yaml"
-	pendingFile  = "../../config/prometheus/pending-rules.yaml"
 	chartRules   = "../../charts/stellar-operator/files/prometheusrule.yaml"
 	dashboardDir = "../../config/grafana/stellar-operator.json"
 )
@@ -109,21 +108,6 @@ func TestTheAlertsParseAndUseOnlyExportedMetrics(t *testing.T) {
 	}
 	if own, _ := os.ReadFile(rulesFile); string(own) != string(chart) {
 		t.Errorf("%s is stale: run make generate", chartRules)
-	}
-}
-
-// The pending alerts parse, and wait for metrics nobody exports yet: once one is exported this
-// fails, and the alert belongs in prometheusrule.yaml.
-func TestPendingAlertsWaitForMissingMetrics(t *testing.T) {
-	exported := exportedMetrics(t)
-	for _, g := range ruleGroups(t, pendingFile).Groups {
-		for _, r := range g.Rules {
-			for _, name := range metricNames(t, r.Alert, r.Expr) {
-				if exported[name] {
-					t.Errorf("pending alert %s uses %s, which is now exported: move it into %s", r.Alert, name, rulesFile)
-				}
-			}
-		}
 	}
 }
 
