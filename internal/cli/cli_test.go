@@ -28,7 +28,12 @@ type result struct {
 // them, with no kubeconfig of the machine in the way.
 func run(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
-	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "absent"))
+	return runWithKubeconfig(t, filepath.Join(t.TempDir(), "absent"), stdin, args...)
+}
+
+func runWithKubeconfig(t *testing.T, kubeconfig, stdin string, args ...string) result {
+	t.Helper()
+	t.Setenv("KUBECONFIG", kubeconfig)
 	var out, errOut bytes.Buffer
 	code := cli.Main(args, genericiooptions.IOStreams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut})
 	return result{stdout: out.String(), stderr: errOut.String(), code: code}
