@@ -291,6 +291,7 @@ func TestStatusExplainsWhatItCannotRead(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runAgainst(t, append(tc.args, "--request-timeout", "5s")...)
+			t.Logf("stderr: %s", r.stderr)
 			if r.code != cli.ExitFailed {
 				t.Fatalf("exit status %d, want 2: %s%s", r.code, r.stdout, r.stderr)
 			}
