@@ -50,7 +50,14 @@ field, a schema or CEL rule) is not rendered: its errors go to stderr and the ex
 					continue
 				}
 				result := render.Desired(m.node, render.EmptyClusterFacts(m.node, flags.operatorImage, flags.metallbNamespace, mode))
-				objects = append(objects, result.Objects...)
+				for _, obj := range result.Objects {
+					if m.node.UID == "" {
+						// The node gets its UID when created; an owner reference without one is
+						// refused by the apiserver, so the printed objects stay applicable.
+						obj.SetOwnerReferences(nil)
+					}
+					objects = append(objects, obj)
+				}
 			}
 			if err := printObjects(o, output.value, objects); err != nil {
 				return err
