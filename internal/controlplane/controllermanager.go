@@ -32,11 +32,11 @@ const (
 )
 
 // DefaultControllers are the controllers StartControllerManager runs when none are named.
-var DefaultControllers = []string{GarbageCollector, EndpointSlice, Namespace}
+func DefaultControllers() []string { return []string{GarbageCollector, EndpointSlice, Namespace} }
 
 // ControllerManagerOptions tune StartControllerManager.
 type ControllerManagerOptions struct {
-	// Controllers to run; default DefaultControllers.
+	// Controllers to run; default DefaultControllers().
 	Controllers []string
 	// Log receives kube-controller-manager's output; default kube-controller-manager.log in Dir.
 	Log string
@@ -74,7 +74,7 @@ func (c *ControlPlane) StartControllerManager(opts ControllerManagerOptions) (*C
 	}
 	m := &ControllerManager{Controllers: opts.Controllers, dir: opts.Dir, done: make(chan struct{})}
 	if len(m.Controllers) == 0 {
-		m.Controllers = DefaultControllers
+		m.Controllers = DefaultControllers()
 	}
 	if m.dir == "" {
 		if m.dir, err = os.MkdirTemp("", "kube-controller-manager-"); err != nil {

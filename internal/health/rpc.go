@@ -16,9 +16,9 @@ import (
 // "not healthy yet" (stores not initialised, ledger latency too high).
 const rpcInternalError = -32603
 
-var (
-	getHealthRequest  = []byte(`{"jsonrpc":"2.0","id":1,"method":"getHealth"}`)
-	getNetworkRequest = []byte(`{"jsonrpc":"2.0","id":2,"method":"getNetwork"}`)
+const (
+	getHealthRequest  = `{"jsonrpc":"2.0","id":1,"method":"getHealth"}`
+	getNetworkRequest = `{"jsonrpc":"2.0","id":2,"method":"getNetwork"}`
 )
 
 type rpcResponse struct {
@@ -51,7 +51,7 @@ func (c *checker) rpcEndpoint() string {
 }
 
 func (c *checker) checkRPC(ctx context.Context) Result {
-	status, body, ferr := c.fetch(ctx, "rpc getHealth", http.MethodPost, c.rpcEndpoint(), getHealthRequest)
+	status, body, ferr := c.fetch(ctx, "rpc getHealth", http.MethodPost, c.rpcEndpoint(), []byte(getHealthRequest))
 	if ferr != nil {
 		return ferr.result()
 	}
@@ -61,7 +61,7 @@ func (c *checker) checkRPC(ctx context.Context) Result {
 	}
 	// Checked even when unhealthy: a node on the wrong network never
 	// becomes right by catching up, and the reason should say so.
-	nStatus, nBody, nerr := c.fetch(ctx, "rpc getNetwork", http.MethodPost, c.rpcEndpoint(), getNetworkRequest)
+	nStatus, nBody, nerr := c.fetch(ctx, "rpc getNetwork", http.MethodPost, c.rpcEndpoint(), []byte(getNetworkRequest))
 	if nerr != nil {
 		if !r.Ready {
 			return r

@@ -28,9 +28,8 @@ type StatusCollector struct {
 	addressAssigned, announcing, peerAnnouncingNodes, scrapeErrors *prometheus.Desc
 }
 
-var nodeLabels = []string{"namespace", "name"}
-
-func withNode(extra ...string) []string { return append(append([]string{}, nodeLabels...), extra...) }
+// withNode is the labels naming a StellarNode, then extra.
+func withNode(extra ...string) []string { return append([]string{"namespace", "name"}, extra...) }
 
 // NewStatusCollector returns a collector reading StellarNodes from reader (the manager's cache).
 func NewStatusCollector(reader client.Reader) *StatusCollector {
@@ -38,11 +37,11 @@ func NewStatusCollector(reader client.Reader) *StatusCollector {
 		reader: reader,
 		info: prometheus.NewDesc("stellar_node_info", "A StellarNode: its type, network, Stellar version and region (1).",
 			withNode("node_type", "network", "version", "region"), nil),
-		specReplicas: prometheus.NewDesc("stellar_node_spec_replicas", "Replicas a StellarNode asks for.", nodeLabels, nil),
+		specReplicas: prometheus.NewDesc("stellar_node_spec_replicas", "Replicas a StellarNode asks for.", withNode(), nil),
 		replicas: prometheus.NewDesc("stellar_node_status_replicas", "Replicas of a StellarNode's workload (status.replicas).",
-			nodeLabels, nil),
+			withNode(), nil),
 		readyReplicas: prometheus.NewDesc("stellar_node_status_ready_replicas", "Ready replicas of a StellarNode's workload (status.readyReplicas).",
-			nodeLabels, nil),
+			withNode(), nil),
 		condition: prometheus.NewDesc("stellar_node_status_condition",
 			"A StellarNode condition: 1 on the series whose status label (true, false, unknown) is the condition's status.",
 			withNode("condition", "status"), nil),
@@ -50,7 +49,7 @@ func NewStatusCollector(reader client.Reader) *StatusCollector {
 			"A StellarNode's sync with its network (status.sync): 1 on the series of its state (Synced, CatchingUp, Unknown); absent without the health sidecar.",
 			withNode("state"), nil),
 		latestLedger: prometheus.NewDesc("stellar_node_status_latest_ledger", "Latest ledger a StellarNode's pods report (status.sync.latestLedger).",
-			nodeLabels, nil),
+			withNode(), nil),
 		addressAssigned: prometheus.NewDesc("stellar_node_status_external_ip_assigned",
 			"1 when a StellarNode's load balancer Service has an external IP, 0 while it waits; only nodes with a load balancer. address is the requested loadBalancerIP, else the assigned one.",
 			withNode("mode", "address", "region"), nil),
