@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"slices"
@@ -258,11 +259,26 @@ func gatherExported() (map[string]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	fromSidecar, err := sidecarMetrics()
+	// A Horizon sidecar whose target refuses connections exports every metric that exists either
+	// way; a Validator's, whose stellar-core answers /info, adds its quorum counts.
+	fromSidecar, err := sidecarMetrics("Horizon", "http://127.0.0.1:1")
 	if err != nil {
 		return nil, err
 	}
-	for _, fams := range [][]*dto.MetricFamily{fromOperator, fromSidecar} {
+	core := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/info" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = io.WriteString(w, `{"info": {"state": "Synced!", "ledger": {"num": 5, "age": 1},
+			"quorum": {"node": "GABCD", "qset": {"agree": 3, "delayed": 0, "disagree": 0, "fail_at": 1, "missing": 1, "phase": "EXTERNALIZE"}}}}`)
+	}))
+	defer core.Close()
+	fromValidator, err := sidecarMetrics("Validator", core.URL)
+	if err != nil {
+		return nil, err
+	}
+	for _, fams := range [][]*dto.MetricFamily{fromOperator, fromSidecar, fromValidator} {
 		for _, f := range fams {
 			for _, n := range seriesNames(f) {
 				names[n] = true
@@ -355,15 +371,15 @@ func operatorMetrics() ([]*dto.MetricFamily, error) {
 	}
 }
 
-// sidecarMetrics runs the health sidecar's command on loopback against a target that refuses
-// connections (the metrics exist either way) and scrapes its /metrics.
-func sidecarMetrics() ([]*dto.MetricFamily, error) {
+// sidecarMetrics runs the health sidecar's command on loopback for a node type and target, and
+// scrapes its /metrics after its first check.
+func sidecarMetrics(nodeType, target string) (_ []*dto.MetricFamily, err error) {
 	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), logr.Discard()))
 	defer cancel()
 	r, w := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- health.Command(ctx, []string{"--node-type=Horizon", "--target=http://127.0.0.1:1", "--listen=127.0.0.1:0", "--status-listen=127.0.0.1:0", "--period=1h"}, w)
+		done <- health.Command(ctx, []string{"--node-type=" + nodeType, "--target=" + target, "--listen=127.0.0.1:0", "--status-listen=127.0.0.1:0", "--period=1h"}, w)
 		_ = w.Close()
 	}()
 	addr := ""
@@ -379,15 +395,17 @@ func sidecarMetrics() ([]*dto.MetricFamily, error) {
 	if addr == "" {
 		return nil, fmt.Errorf("the health sidecar did not say where it serves: %v", <-done)
 	}
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	byName, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		return nil, err
+	var byName map[string]*dto.MetricFamily
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if byName, err = scrape("http://" + addr + "/metrics"); err != nil {
+			return nil, err
+		}
+		if f := byName["stellar_health_check_duration_seconds"]; f != nil && len(f.Metric) > 0 && f.Metric[0].GetHistogram().GetSampleCount() > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("the health sidecar made no check within 10s")
+		}
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -398,4 +416,14 @@ func sidecarMetrics() ([]*dto.MetricFamily, error) {
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+func scrape(url string) (map[string]*dto.MetricFamily, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	return parser.TextToMetricFamilies(resp.Body)
 }
