@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	eventsv1 "k8s.io/api/events/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -151,6 +152,9 @@ func (b *bench) converge(ctx context.Context, c *cluster, nodes []*stellarv1.Ste
 		return err
 	}
 	b.f.convergeQuiet = quiet
+	if b.f.eventReasons, err = c.eventReasons(ctx); err != nil {
+		return err
+	}
 	after, err := c.writes(ctx, b.skipped())
 	if err != nil {
 		return err
@@ -255,9 +259,12 @@ func (c *cluster) existing(ctx context.Context, expected map[objectKey]bool) (ma
 
 // quietResult is how a wait for quiet ended.
 type quietResult struct {
-	// seconds from the wait's start to the last write seen (the operator's work took that long).
+	// lastWriteSeconds is when, after the wait's start, the apiserver saw the last write.
 	lastWriteSeconds float64
-	reached          bool
+	// busySeconds is when, after the wait's start, the operator was last seen working (fewer
+	// reconciles than asked for, a queued or running reconcile): how long its pass took.
+	busySeconds float64
+	reached     bool
 }
 
 // waitQuiet waits until the operator has reconciled at least minReconciles times, its queue is
@@ -265,8 +272,11 @@ type quietResult struct {
 // quietTimeout is reported, not an error.
 func (b *bench) waitQuiet(ctx context.Context, c *cluster, p *operatorProcess, minReconciles float64) (quietResult, error) {
 	start := time.Now()
-	lastWrite := start
+	lastWrite, lastBusy := start, start
 	lastTotal := -1.0
+	result := func(reached bool) quietResult {
+		return quietResult{lastWriteSeconds: lastWrite.Sub(start).Seconds(), busySeconds: lastBusy.Sub(start).Seconds(), reached: reached}
+	}
 	for time.Since(start) < quietTimeout {
 		if err := p.checkAlive(); err != nil {
 			return quietResult{}, err
@@ -287,8 +297,11 @@ func (b *bench) waitQuiet(ctx context.Context, c *cluster, p *operatorProcess, m
 		}
 		idle := m.sum("controller_runtime_reconcile_total") >= minReconciles &&
 			m.sum("workqueue_depth") == 0 && m.sum("controller_runtime_active_workers") == 0
+		if !idle {
+			lastBusy = time.Now()
+		}
 		if idle && time.Since(lastWrite) >= quietFor {
-			return quietResult{lastWriteSeconds: lastWrite.Sub(start).Seconds(), reached: true}, nil
+			return result(true), nil
 		}
 		select {
 		case <-ctx.Done():
@@ -297,7 +310,7 @@ func (b *bench) waitQuiet(ctx context.Context, c *cluster, p *operatorProcess, m
 		}
 	}
 	b.progress("  the operator was not quiet within %s", quietTimeout)
-	return quietResult{lastWriteSeconds: lastWrite.Sub(start).Seconds()}, nil
+	return result(false), nil
 }
 
 // restartAndSteady restarts the operator on the converged fleet, counts the writes until it is
@@ -321,7 +334,7 @@ func (b *bench) restartAndSteady(ctx context.Context, c *cluster, nodes int) (er
 		return err
 	}
 	b.f.restartWrites = after.minus(before)
-	b.progress("Restart: %.0f writes; steady state for %s...", b.f.restartWrites.total(), b.o.steady)
+	b.progress("Restart: %.0f writes, every node reconciled within %.0f s; steady state for %s...", b.f.restartWrites.total(), b.f.restartQuiet.busySeconds, b.o.steady)
 	b.f.steady, err = b.window(ctx, c, p)
 	if err != nil {
 		return err
@@ -483,4 +496,22 @@ func (b *bench) limit(ctx context.Context, concurrency int) (r limitRun, err err
 	b.progress("Limit: %d objects at concurrency %d in %.1f s", r.objects, concurrency, r.seconds)
 	b.f.load = append(b.f.load, loadSample{fmt.Sprintf("limit c=%d", concurrency), loadAverage()})
 	return r, nil
+}
+
+// eventReasons counts the Events in the fleet's namespaces by reason (the operator's Events are
+// a large share of its writes).
+func (c *cluster) eventReasons(ctx context.Context) (map[string]float64, error) {
+	list := &eventsv1.EventList{}
+	if err := c.admin.List(ctx, list); err != nil {
+		return nil, fmt.Errorf("listing events: %w", err)
+	}
+	out := map[string]float64{}
+	for _, e := range list.Items {
+		count := 1.0
+		if e.Series != nil {
+			count = float64(e.Series.Count)
+		}
+		out[e.Reason+" ("+e.Type+")"] += count
+	}
+	return out, nil
 }
