@@ -169,6 +169,7 @@ func (b *bench) converge(ctx context.Context, c *cluster, nodes []*stellarv1.Ste
 	b.f.reconciles = m.sum("controller_runtime_reconcile_total")
 	b.f.reconcileErrors = m.sum("controller_runtime_reconcile_errors_total")
 	b.f.clientRequests = m.sumBy("rest_client_requests_total", "method")
+	b.f.convergeOperatorWrites = clientWrites(m)
 	if _, exported := m["rest_client_rate_limiter_duration_seconds"]; exported {
 		b.f.rateLimiterWait = m.sum("rest_client_rate_limiter_duration_seconds")
 	} else {
@@ -334,6 +335,9 @@ func (b *bench) restartAndSteady(ctx context.Context, c *cluster, nodes int) (er
 		return err
 	}
 	b.f.restartWrites = after.minus(before)
+	if b.f.restartOperatorWrites, err = operatorWrites(ctx, p); err != nil {
+		return err
+	}
 	b.progress("Restart: %.0f writes, every node reconciled within %.0f s; steady state for %s...", b.f.restartWrites.total(), b.f.restartQuiet.busySeconds, b.o.steady)
 	b.f.steady, err = b.window(ctx, c, p)
 	if err != nil {
@@ -348,9 +352,20 @@ func (b *bench) restartAndSteady(ctx context.Context, c *cluster, nodes int) (er
 
 // windowResult is what one steady window cost.
 type windowResult struct {
-	seconds    float64
-	writes     writeCounts
-	reconciles float64
+	seconds float64
+	// writes are the apiserver's; operatorWrites those the operator sent.
+	writes         writeCounts
+	operatorWrites float64
+	reconciles     float64
+}
+
+// operatorWrites are the write requests p sent since it started.
+func operatorWrites(ctx context.Context, p *operatorProcess) (float64, error) {
+	m, err := p.metrics(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return clientWrites(m), nil
 }
 
 func (w windowResult) perMinute(v float64) float64 { return v * 60 / w.seconds }
@@ -383,9 +398,10 @@ func (b *bench) window(ctx context.Context, c *cluster, p *operatorProcess) (win
 		return windowResult{}, err
 	}
 	return windowResult{
-		seconds:    time.Since(start).Seconds(),
-		writes:     after.minus(before),
-		reconciles: m1.sum("controller_runtime_reconcile_total") - m0.sum("controller_runtime_reconcile_total"),
+		seconds:        time.Since(start).Seconds(),
+		writes:         after.minus(before),
+		operatorWrites: clientWrites(m1) - clientWrites(m0),
+		reconciles:     m1.sum("controller_runtime_reconcile_total") - m0.sum("controller_runtime_reconcile_total"),
 	}, nil
 }
 
@@ -424,6 +440,9 @@ func (b *bench) movingLedgers(ctx context.Context, c *cluster, nodes []*stellarv
 		return err
 	}
 	b.f.discoveryWrites = after.minus(before)
+	if b.f.discoveryOperatorWrites, err = operatorWrites(ctx, p); err != nil {
+		return err
+	}
 	b.progress("Moving ledgers: %.0f writes when the pods were found; steady state for %s...", b.f.discoveryWrites.total(), b.o.steady)
 	requests := s.requests.Load()
 	if b.f.movingWindow, err = b.window(ctx, c, p); err != nil {

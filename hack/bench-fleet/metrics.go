@@ -65,6 +65,20 @@ func writeVerbs() map[string]bool {
 	return map[string]bool{"POST": true, "PUT": true, "PATCH": true, "APPLY": true, "DELETE": true, "DELETECOLLECTION": true}
 }
 
+// clientWrites are the write requests a process sent, from its client-go metrics
+// (rest_client_requests_total by method; server-side apply is a PATCH). Every REST client of the
+// process counts there, the event recorder's too, so it attributes writes to the operator exactly,
+// where the apiserver's counters also hold the apiserver's own writes.
+func clientWrites(f metricFamilies) float64 {
+	total := 0.0
+	for method, n := range f.sumBy("rest_client_requests_total", "method") {
+		if writeVerbs()[method] {
+			total += n
+		}
+	}
+	return total
+}
+
 // writeKey is one row of the write table: verb and resource (resource.group/subresource).
 type writeKey struct {
 	Verb     string

@@ -131,3 +131,20 @@ func TestParseMemoryReadsCurrentAndPeakResidentSet(t *testing.T) {
 		t.Error("a status without memory lines parsed")
 	}
 }
+
+func TestClientWritesCountTheProcesssWriteMethodsOnly(t *testing.T) {
+	scrape := `# TYPE rest_client_requests_total counter
+rest_client_requests_total{code="200",host="h",method="GET"} 100
+rest_client_requests_total{code="200",host="h",method="PATCH"} 7
+rest_client_requests_total{code="409",host="h",method="PATCH"} 1
+rest_client_requests_total{code="201",host="h",method="POST"} 2
+rest_client_requests_total{code="200",host="h",method="DELETE"} 1
+`
+	f, err := parseMetrics(strings.NewReader(scrape))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := clientWrites(f); got != 11 {
+		t.Errorf("client writes = %v, want 11", got)
+	}
+}
