@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -24,7 +23,6 @@ import (
 type bench struct {
 	o           options
 	dir         string
-	out         io.Writer
 	f           *figures
 	metallbCRDs []*apiextensionsv1.CustomResourceDefinition
 	op          operatorRun
@@ -86,6 +84,7 @@ func (b *bench) operatorPhases(ctx context.Context) (err error) {
 	}
 	b.f.objects = len(expected)
 	b.f.mix = mixOf(stored)
+	b.f.namespaces = len(fleetNamespaces(stored))
 
 	if err := b.converge(ctx, c, stored, expected); err != nil {
 		return err

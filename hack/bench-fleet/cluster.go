@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 
@@ -198,10 +197,4 @@ func (c *cluster) writes(ctx context.Context, skip map[string]bool) (writeCounts
 		return nil, err
 	}
 	return apiserverWrites(f, skip), nil
-}
-
-// fileExists is for the operator binary and logs.
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }

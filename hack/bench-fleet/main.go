@@ -87,6 +87,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if o.moving < 0 {
 		o.moving = o.nodes / 10
 	}
+	if _, err := fleet(o.nodes, o.namespaces); err != nil {
+		return o, err
+	}
 	if o.concurrency < 1 {
 		return o, fmt.Errorf("--concurrency must be at least 1, not %d", o.concurrency)
 	}
@@ -126,7 +129,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		}
 	}
 
-	b := &bench{o: o, dir: dir, out: stdout, f: &figures{nodes: o.nodes, namespaces: o.namespaces, concurrency: o.concurrency, cpus: runtime.NumCPU()}}
+	b := &bench{o: o, dir: dir, f: &figures{nodes: o.nodes, namespaces: o.namespaces, concurrency: o.concurrency, cpus: runtime.NumCPU()}}
 	b.f.load = append(b.f.load, loadSample{"start", loadAverage()})
 	if err := controlplane.BuildBinaries(os.Stderr); err != nil {
 		return err

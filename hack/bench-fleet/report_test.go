@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"strings"
 	"testing"
 )
@@ -100,6 +101,39 @@ func TestLeaderElectionMakesLeaseWritesTheOperators(t *testing.T) {
 			b := &bench{o: options{operatorArgs: tc.args}}
 			if got := b.skipped()["leases"]; got == tc.want {
 				t.Errorf("leases skipped = %v with %v", got, tc.args)
+			}
+		})
+	}
+}
+
+func TestOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		check func(options) bool
+		fails bool
+	}{
+		{"a tenth of the fleet moves by default", []string{"--nodes", "500"}, func(o options) bool { return o.moving == 50 }, false},
+		{"operator arguments are split on spaces", []string{"--operator-args", "--workers=8  --leader-elect"},
+			func(o options) bool { return len(o.operatorArgs) == 2 && o.leaderElects() }, false},
+		{"an unknown BGP mode is refused", []string{"--metallb-bgp-mode", "bird"}, nil, true},
+		{"a fleet without nodes is refused", []string{"--nodes", "0"}, nil, true},
+		{"a plain client without workers is refused", []string{"--concurrency", "0"}, nil, true},
+		{"stray arguments are refused", []string{"1000"}, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := parseOptions(tc.args, io.Discard)
+			if tc.fails {
+				if err == nil {
+					t.Error("no error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(o) {
+				t.Errorf("options = %+v", o)
 			}
 		})
 	}
