@@ -14,7 +14,7 @@ SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 IMAGE_REPOSITORY ?= ghcr.io/stellar-operator/stellar-operator
 LDFLAGS := -X github.com/stellar-operator/stellar-operator/internal/buildinfo.version=$(VERSION) -X github.com/stellar-operator/stellar-operator/internal/buildinfo.commit=$(REVISION)
 
-.PHONY: all build generate verify-generated test test-e2e bench-reconcile run run-local k8s-binaries fmt vet bench image helm
+.PHONY: all build generate verify-generated test test-e2e bench-reconcile bench-fleet bench-fleet-ci run run-local k8s-binaries fmt vet bench image helm
 
 all: build
 
@@ -79,6 +79,19 @@ bench-reconcile:
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./internal/...
+
+## bench-fleet: the operator, as a separate process under its shipped RBAC, on a fleet of N
+## StellarNodes (default 100), against a plain server-side-apply client for the same objects in the
+## same run (docs/fleet-benchmark.md). BENCH_FLEET_ARGS adds flags, e.g. --operator-args="--workers=8".
+N ?= 100
+bench-fleet:
+	go build -o $(BIN)/bench-fleet ./hack/bench-fleet
+	KUBEBUILDER_ASSETS="$$(hack/k8s-binaries.sh)" $(BIN)/bench-fleet --nodes $(N) $(BENCH_FLEET_ARGS)
+
+## bench-fleet-ci: a small fleet with short windows (about 3 minutes), so the benchmark cannot rot.
+bench-fleet-ci:
+	go build -o $(BIN)/bench-fleet ./hack/bench-fleet
+	KUBEBUILDER_ASSETS="$$(hack/k8s-binaries.sh)" $(BIN)/bench-fleet --nodes 50 --steady 10s --moving 5 $(BENCH_FLEET_ARGS)
 
 ## run: the operator against the cluster of the current kubeconfig; with none, the embedded local
 ## control plane (its binaries are built on first use, with progress).
