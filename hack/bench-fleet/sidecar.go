@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
 	"github.com/stellar-operator/stellar-operator/internal/health"
@@ -89,8 +91,9 @@ func (s *sidecar) stop() {
 }
 
 // createPods gives each node one running pod (there is no kubelet: the harness writes its IP and
-// phase through the status subresource, as a kubelet would), labelled as the node's workload
-// labels its pods, so the operator finds it and asks its sidecar for /status.
+// phase through the status subresource, as a kubelet would), labelled as the pod template of the
+// workload the operator wrote, so the operator finds it as it would find the real pod and asks its
+// sidecar for /status.
 func (c *cluster) createPods(ctx context.Context, nodes []*stellarv1.StellarNode) error {
 	accounts := map[string]bool{}
 	for _, node := range nodes {
@@ -106,8 +109,12 @@ func (c *cluster) createPods(ctx context.Context, nodes []*stellarv1.StellarNode
 	}
 	return forEach(ctx, len(nodes), 8, func(i int) error {
 		node := nodes[i]
+		template, err := c.podTemplateLabels(ctx, node)
+		if err != nil {
+			return err
+		}
 		pod := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: node.Name + "-bench-0", Namespace: node.Namespace, Labels: render.SelectorLabels(node)},
+			ObjectMeta: metav1.ObjectMeta{Name: node.Name + "-bench-0", Namespace: node.Namespace, Labels: template},
 			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: render.Component(node.Spec.NodeType), Image: render.Image(node)}}},
 		}
 		if err := c.admin.Create(ctx, pod); err != nil {
@@ -121,4 +128,25 @@ func (c *cluster) createPods(ctx context.Context, nodes []*stellarv1.StellarNode
 		}
 		return nil
 	})
+}
+
+// podTemplateLabels are the pod labels of the node's workload as the operator wrote it (a Deployment
+// or, for validators, a StatefulSet): a pod a ReplicaSet or StatefulSet controller would create.
+func (c *cluster) podTemplateLabels(ctx context.Context, node *stellarv1.StellarNode) (map[string]string, error) {
+	selector := client.MatchingLabels(render.SelectorLabels(node))
+	deployments := &appsv1.DeploymentList{}
+	if err := c.admin.List(ctx, deployments, client.InNamespace(node.Namespace), selector); err != nil {
+		return nil, err
+	}
+	if len(deployments.Items) > 0 {
+		return deployments.Items[0].Spec.Template.Labels, nil
+	}
+	sets := &appsv1.StatefulSetList{}
+	if err := c.admin.List(ctx, sets, client.InNamespace(node.Namespace), selector); err != nil {
+		return nil, err
+	}
+	if len(sets.Items) > 0 {
+		return sets.Items[0].Spec.Template.Labels, nil
+	}
+	return nil, fmt.Errorf("no workload of %s/%s to take pod labels from", node.Namespace, node.Name)
 }

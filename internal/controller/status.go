@@ -184,30 +184,61 @@ func setStatus(s *scope, reconcileErr error) {
 	node.Status.ObservedGeneration = node.Generation
 }
 
-// recordTransitions sends an Event when a condition changes status or reason, and only then:
-// Events are writes too, and a converged node must cost none.
+// recordTransitions sends the Events transitionEvents decides.
 func (r *Reconciler) recordTransitions(s *scope) {
+	for _, e := range transitionEvents(s.before.Conditions, s.node.Status.Conditions) {
+		r.Recorder.Eventf(s.node, nil, e.eventType, e.reason, e.condition, "%s", truncate(e.note, maxAPIMessage))
+	}
+}
+
+// conditionEvent is one Event about a condition's transition.
+type conditionEvent struct {
+	eventType, reason, condition, note string
+}
+
+// comingUp tells the reasons every new node passes through on its way to ready: news on a node
+// that falls back to them, not on one that has them from its first pass.
+func comingUp(reason string) bool {
+	switch reason {
+	case stellarv1.ReasonPodsNotReady, stellarv1.ReasonRollingOut, stellarv1.ReasonAddressPending, stellarv1.ReasonNoSessionState:
+		return true
+	}
+	return false
+}
+
+// transitionEvents decides the Events a status change deserves: one per condition whose status or
+// reason changed, and only then (Events are writes too: a converged node must cost none). A
+// condition that appears for the first time is news only when it is bad and not a step every new
+// node takes: a fleet of new nodes would otherwise send four Events a node to say nothing is wrong
+// (a third of its writes at 1,000 nodes). Degraded=True and every other condition being False are
+// the bad news, sent as Warnings. Pure.
+func transitionEvents(before, now []metav1.Condition) []conditionEvent {
+	var events []conditionEvent
 	for _, t := range []string{stellarv1.ConditionReady, stellarv1.ConditionDegraded, stellarv1.ConditionMetalLBSupported,
 		stellarv1.ConditionLoadBalancerReady, stellarv1.ConditionPeersEstablished} {
-		now := meta.FindStatusCondition(s.node.Status.Conditions, t)
-		if now == nil {
+		c := meta.FindStatusCondition(now, t)
+		if c == nil {
 			continue
 		}
-		was := meta.FindStatusCondition(s.before.Conditions, t)
-		if was != nil && was.Status == now.Status && was.Reason == now.Reason {
+		bad := (t == stellarv1.ConditionDegraded) == (c.Status == metav1.ConditionTrue)
+		was := meta.FindStatusCondition(before, t)
+		switch {
+		case was != nil && was.Status == c.Status && was.Reason == c.Reason:
+			continue
+		case was == nil && (!bad || comingUp(c.Reason)):
 			continue
 		}
-		// Degraded=True and every other condition being False are the bad news.
 		eventType := corev1.EventTypeNormal
-		if (t == stellarv1.ConditionDegraded) == (now.Status == metav1.ConditionTrue) {
+		if bad {
 			eventType = corev1.EventTypeWarning
 		}
-		note := now.Message
+		note := c.Message
 		if note == "" {
-			note = t + " is " + string(now.Status)
+			note = t + " is " + string(c.Status)
 		}
-		r.Recorder.Eventf(s.node, nil, eventType, now.Reason, t, "%s", truncate(note, maxAPIMessage))
+		events = append(events, conditionEvent{eventType: eventType, reason: c.Reason, condition: t, note: note})
 	}
+	return events
 }
 
 func truncate(s string, n int) string {

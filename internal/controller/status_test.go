@@ -144,3 +144,51 @@ func TestSyncToReport(t *testing.T) {
 		})
 	}
 }
+
+func TestTransitionEvents(t *testing.T) {
+	c := func(typ string, status metav1.ConditionStatus, reason string) metav1.Condition {
+		return metav1.Condition{Type: typ, Status: status, Reason: reason}
+	}
+	ready := c(stellarv1.ConditionReady, metav1.ConditionTrue, stellarv1.ReasonPodsReady)
+	podsNotReady := c(stellarv1.ConditionReady, metav1.ConditionFalse, stellarv1.ReasonPodsNotReady)
+	secretMissing := c(stellarv1.ConditionReady, metav1.ConditionFalse, stellarv1.ReasonSecretMissing)
+	notDegraded := c(stellarv1.ConditionDegraded, metav1.ConditionFalse, stellarv1.ReasonAsExpected)
+	degraded := c(stellarv1.ConditionDegraded, metav1.ConditionTrue, stellarv1.ReasonSecretMissing)
+	supported := c(stellarv1.ConditionMetalLBSupported, metav1.ConditionTrue, stellarv1.ReasonAsExpected)
+	pending := c(stellarv1.ConditionLoadBalancerReady, metav1.ConditionFalse, stellarv1.ReasonAddressPending)
+	assigned := c(stellarv1.ConditionLoadBalancerReady, metav1.ConditionTrue, stellarv1.ReasonAddressAssigned)
+	progressing := c(stellarv1.ConditionProgressing, metav1.ConditionTrue, stellarv1.ReasonRollingOut)
+	cases := []struct {
+		name        string
+		before, now []metav1.Condition
+		want        []string
+	}{
+		{"a new node coming up says nothing", nil, []metav1.Condition{podsNotReady, notDegraded, supported, pending, progressing}, nil},
+		{"a new node with a missing secret warns at once", nil, []metav1.Condition{secretMissing, degraded},
+			[]string{"Warning/SecretMissing/Ready", "Warning/SecretMissing/Degraded"}},
+		{"a node becoming ready says so", []metav1.Condition{podsNotReady, pending}, []metav1.Condition{ready, assigned},
+			[]string{"Normal/PodsReady/Ready", "Normal/AddressAssigned/LoadBalancerReady"}},
+		{"a ready node falling back to pods not ready warns", []metav1.Condition{ready}, []metav1.Condition{podsNotReady},
+			[]string{"Warning/PodsNotReady/Ready"}},
+		{"a degraded node recovering says so", []metav1.Condition{degraded}, []metav1.Condition{notDegraded},
+			[]string{"Normal/AsExpected/Degraded"}},
+		{"an unchanged status says nothing", []metav1.Condition{ready, notDegraded}, []metav1.Condition{ready, notDegraded}, nil},
+		{"a new reason with the same status is news", []metav1.Condition{podsNotReady}, []metav1.Condition{secretMissing},
+			[]string{"Warning/SecretMissing/Ready"}},
+		{"Progressing never sends an Event", nil, []metav1.Condition{c(stellarv1.ConditionProgressing, metav1.ConditionTrue, stellarv1.ReasonInvalidSpec)}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, e := range transitionEvents(tc.before, tc.now) {
+				got = append(got, e.eventType+"/"+e.reason+"/"+e.condition)
+				if e.note == "" {
+					t.Errorf("event %s/%s has no note", e.reason, e.condition)
+				}
+			}
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("events = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
