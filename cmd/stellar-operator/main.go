@@ -90,6 +90,7 @@ func (f *operatorFlags) bind(fs *flag.FlagSet) {
 		"image of the health sidecar (default: the image of the operator's own Pod, pinned to its digest, else $OPERATOR_IMAGE)")
 	fs.StringVar(&f.cfg.MetricsAddr, "metrics-bind-address", ":8080", "address of the metrics endpoint (0 disables it)")
 	fs.StringVar(&f.cfg.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (0 disables them)")
+	fs.StringVar(&f.cfg.PprofAddr, "pprof-bind-address", "", "address of Go's /debug/pprof/ profiles (empty or 0: off; keep it on 127.0.0.1)")
 	fs.BoolVar(&f.cfg.LeaderElection, "leader-elect", false, "elect a leader so several replicas can run")
 	fs.StringVar(&f.cfg.LeaderElectionNS, "leader-election-namespace", "", "namespace of the leader election lease")
 	fs.StringVar(&f.cfg.Controller.Discovery.ExternalDNSPrefix, "external-dns-prefix", render.DefaultExternalDNSPrefix,

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -137,7 +138,7 @@ func (r *Reconciler) nodesOfMetalLBObject(ctx context.Context, obj client.Object
 		if !ours(o) {
 			return r.nodesOfPolicyChange(ctx, o)
 		}
-		return requestsFor(possibleUsers(claims, "IPAddressPool", o))
+		return requestsFor(slices.Collect(possibleUsers(claims, o)))
 	case *metallbv1beta2.BGPPeer:
 		if addr, ok := stellarv1.ParseAddress(o.Spec.Address); ok {
 			return requestsFor(claims.ByRouter(addr))

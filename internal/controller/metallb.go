@@ -120,16 +120,24 @@ func (r *Reconciler) observeMetalLBObjects(ctx context.Context, m *render.MetalL
 }
 
 // cacheClaims answers render.Claims from the cache's StellarNode indexes: a node's siblings are
-// found without walking every node of the cluster.
+// found without walking every node of the cluster. One lives for one pass (or one event mapping):
+// it remembers each answer, and hands out the cache's own objects, which render only reads
+// (render's TestRenderNeverChangesTheSiblingsItReads). A pass over a fleet sharing one router asks
+// about every sibling several times: copying them each time made a fleet's convergence O(N²).
 type cacheClaims struct {
 	ctx    context.Context
 	reader client.Reader
 	err    error
+	seen   map[string][]*stellarv1.StellarNode
 }
 
 func (c *cacheClaims) lookup(index, key string) []*stellarv1.StellarNode {
+	memo := index + "\x00" + key
+	if nodes, ok := c.seen[memo]; ok {
+		return nodes
+	}
 	list := &stellarv1.StellarNodeList{}
-	if err := c.reader.List(c.ctx, list, client.MatchingFields{index: key}); err != nil {
+	if err := c.reader.List(c.ctx, list, client.MatchingFields{index: key}, client.UnsafeDisableDeepCopy); err != nil {
 		if c.err == nil {
 			c.err = fmt.Errorf("looking up StellarNodes by %s: %w", index, err)
 		}
@@ -140,6 +148,10 @@ func (c *cacheClaims) lookup(index, key string) []*stellarv1.StellarNode {
 		out = append(out, &list.Items[i])
 	}
 	render.SortOldestFirst(out)
+	if c.seen == nil {
+		c.seen = map[string][]*stellarv1.StellarNode{}
+	}
+	c.seen[memo] = out
 	return out
 }
 

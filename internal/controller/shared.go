@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"iter"
 	"net/netip"
 	"strings"
 	"time"
@@ -185,18 +186,17 @@ func (r *Reconciler) listShared(ctx context.Context, list client.ObjectList, nam
 	return out, nil
 }
 
-// collectIfUnwanted deletes obj when none of the StellarNodes that could want it does.
+// collectIfUnwanted deletes obj when none of the StellarNodes that could want it does. A pass
+// hands in its own claims (m.Claims), whose answers it has already looked up; the sweep has none.
 func (r *Reconciler) collectIfUnwanted(ctx context.Context, m render.MetalLBFacts, kind string, obj client.Object) (bool, error) {
-	claims := &cacheClaims{ctx: ctx, reader: r.Client}
-	m.Claims = claims
-	if pool, ok := obj.(*metallbv1beta1.IPAddressPool); ok {
-		// A pool goes only after the last Service holding one of its addresses: a speaker refuses
-		// a configuration in which an assigned address belongs to no pool.
-		if held, err := r.poolStillHeld(ctx, pool.Name); err != nil || held {
-			return false, err
-		}
+	claims, ok := m.Claims.(*cacheClaims)
+	if !ok || claims == nil {
+		claims = &cacheClaims{ctx: ctx, reader: r.Client}
+		m.Claims = claims
 	}
-	for _, n := range possibleUsers(claims, kind, obj) {
+	// Users first, one at a time: the first that wants the object (usually the node of the pass)
+	// settles it, where listing every user of a fleet's shared peer would not.
+	for n := range possibleUsers(claims, obj) {
 		for _, name := range render.SharedObjectNames(n, m)[kind] {
 			if name == obj.GetName() {
 				return false, nil
@@ -205,6 +205,13 @@ func (r *Reconciler) collectIfUnwanted(ctx context.Context, m render.MetalLBFact
 	}
 	if claims.err != nil {
 		return false, claims.err
+	}
+	if pool, ok := obj.(*metallbv1beta1.IPAddressPool); ok {
+		// A pool goes only after the last Service holding one of its addresses: a speaker refuses
+		// a configuration in which an assigned address belongs to no pool.
+		if held, err := r.poolStillHeld(ctx, pool.Name); err != nil || held {
+			return false, err
+		}
 	}
 	logf.FromContext(ctx).Info("Deleting shared MetalLB object no StellarNode uses", "kind", kind, "object", klog.KObj(obj))
 	if err := r.Client.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
@@ -215,30 +222,45 @@ func (r *Reconciler) collectIfUnwanted(ctx context.Context, m render.MetalLBFact
 }
 
 // possibleUsers are the StellarNodes that could want a shared object, found through the cache's
-// indexes: a pool's namers and the askers of its addresses, a peer's or password's router users,
-// a BFD profile's users.
-func possibleUsers(claims *cacheClaims, kind string, obj client.Object) []*stellarv1.StellarNode {
-	switch o := obj.(type) {
-	case *metallbv1beta1.IPAddressPool:
-		users := claims.ByPool(o.Name)
-		for _, a := range o.Spec.Addresses {
-			if prefix, err := netip.ParsePrefix(a); err == nil && prefix.IsSingleIP() {
-				users = append(users, claims.ByAddress(prefix.Addr())...)
+// indexes: a pool's namers, then the askers of each of its addresses (looked up only as far as the
+// caller reads); a peer's or password's router users; a BFD profile's users.
+func possibleUsers(claims *cacheClaims, obj client.Object) iter.Seq[*stellarv1.StellarNode] {
+	return func(yield func(*stellarv1.StellarNode) bool) {
+		var users []*stellarv1.StellarNode
+		switch o := obj.(type) {
+		case *metallbv1beta1.IPAddressPool:
+			for _, n := range claims.ByPool(o.Name) {
+				if !yield(n) {
+					return
+				}
+			}
+			for _, a := range o.Spec.Addresses {
+				if prefix, err := netip.ParsePrefix(a); err == nil && prefix.IsSingleIP() {
+					for _, n := range claims.ByAddress(prefix.Addr()) {
+						if !yield(n) {
+							return
+						}
+					}
+				}
+			}
+			return
+		case *metallbv1beta2.BGPPeer:
+			if addr, ok := stellarv1.ParseAddress(o.Spec.Address); ok {
+				users = claims.ByRouter(addr)
+			}
+		case *corev1.Secret:
+			if addr, ok := stellarv1.ParseAddress(o.Annotations[render.AnnotationRouter]); ok {
+				users = claims.ByRouter(addr)
+			}
+		case *metallbv1beta1.BFDProfile:
+			users = claims.lookup(render.IndexBFDProfile, o.Name)
+		}
+		for _, n := range users {
+			if !yield(n) {
+				return
 			}
 		}
-		return users
-	case *metallbv1beta2.BGPPeer:
-		if addr, ok := stellarv1.ParseAddress(o.Spec.Address); ok {
-			return claims.ByRouter(addr)
-		}
-	case *corev1.Secret:
-		if addr, ok := stellarv1.ParseAddress(o.Annotations[render.AnnotationRouter]); ok {
-			return claims.ByRouter(addr)
-		}
-	case *metallbv1beta1.BFDProfile:
-		return claims.lookup(render.IndexBFDProfile, o.Name)
 	}
-	return nil
 }
 
 // sweepShared checks every shared object of the operator: the safety net for anything the

@@ -36,9 +36,12 @@ import (
 
 // Config is the operator's process-wide configuration.
 type Config struct {
-	Controller       controller.Options
-	MetricsAddr      string
-	ProbeAddr        string
+	Controller  controller.Options
+	MetricsAddr string
+	ProbeAddr   string
+	// PprofAddr serves Go's /debug/pprof/ profiles ("" or 0: off): how a fleet's CPU and memory
+	// are looked into without rebuilding the operator.
+	PprofAddr        string
 	LeaderElection   bool
 	LeaderElectionNS string
 	// QPS and Burst limit the operator's requests to the apiserver on the client side (0: the
@@ -130,6 +133,7 @@ func NewManager(restConfig *rest.Config, cfg Config) (ctrl.Manager, error) {
 			DefaultTransform: keepOwnManagedFields},
 		Metrics:                 metricsserver.Options{BindAddress: cfg.MetricsAddr},
 		HealthProbeBindAddress:  cfg.ProbeAddr,
+		PprofBindAddress:        cfg.PprofAddr,
 		LeaderElection:          cfg.LeaderElection,
 		LeaderElectionID:        "stellar-operator.stellar.org",
 		LeaderElectionNamespace: cfg.LeaderElectionNS,

@@ -95,8 +95,34 @@ func SortOldestFirst(nodes []*stellarv1.StellarNode) {
 		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
 			return a.CreationTimestamp.Before(&b.CreationTimestamp)
 		}
-		return NodeKey(a) < NodeKey(b)
+		return nodeKeyLess(a, b)
 	})
+}
+
+// nodeKeyLess is NodeKey(a) < NodeKey(b) without building the keys: a fleet created in the same
+// second sorts on it, in every pass, for every sibling.
+func nodeKeyLess(a, b *stellarv1.StellarNode) bool {
+	na, nb := a.Namespace, b.Namespace
+	if na == nb {
+		return a.Name < b.Name
+	}
+	n := min(len(na), len(nb))
+	if na[:n] != nb[:n] {
+		return na[:n] < nb[:n]
+	}
+	// One namespace is a prefix of the other: the shorter goes on with "/".
+	longer := na
+	if len(nb) > len(na) {
+		longer = nb
+	}
+	if longer[n] == '/' {
+		// Not a Kubernetes namespace: compare the keys themselves.
+		return NodeKey(a) < NodeKey(b)
+	}
+	if len(na) < len(nb) {
+		return '/' < nb[n]
+	}
+	return na[n] < '/'
 }
 
 // NodeKey is "namespace/name".

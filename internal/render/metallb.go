@@ -257,6 +257,21 @@ type lbPlan struct {
 	objects   []client.Object
 	problems  []validate.Problem
 	status    *stellarv1.LoadBalancerStatus
+	// parsedPools are facts.Pools' addresses, parsed on first use (see poolHolds).
+	parsedPools map[string]poolEntries
+}
+
+// poolHolds is PoolContains for one of the cluster's pools, parsing its addresses once a pass.
+func (p *lbPlan) poolHolds(pool *ExistingPool, addr netip.Addr) (int, bool) {
+	entries, ok := p.parsedPools[pool.Name]
+	if !ok {
+		if p.parsedPools == nil {
+			p.parsedPools = map[string]poolEntries{}
+		}
+		entries = parsePoolAddresses(pool.Addresses)
+		p.parsedPools[pool.Name] = entries
+	}
+	return entries.contains(addr)
 }
 
 func (p *lbPlan) add(objects ...client.Object)        { p.objects = append(p.objects, objects...) }
@@ -335,7 +350,7 @@ func (p *lbPlan) existingPool(name string) *ExistingPool {
 func (p *lbPlan) foreignPoolContaining(addr netip.Addr) *ExistingPool {
 	for i := range p.facts.Pools {
 		pool := &p.facts.Pools[i]
-		if _, ok := PoolContains(pool.Addresses, addr); ok && !pool.Ours {
+		if _, ok := p.poolHolds(pool, addr); ok && !pool.Ours {
 			return pool
 		}
 	}
@@ -346,7 +361,7 @@ func (p *lbPlan) foreignPoolContaining(addr netip.Addr) *ExistingPool {
 func (p *lbPlan) otherOwnPoolContaining(addr netip.Addr, name string) *ExistingPool {
 	for i := range p.facts.Pools {
 		pool := &p.facts.Pools[i]
-		if _, ok := PoolContains(pool.Addresses, addr); ok && pool.Ours && pool.Name != name {
+		if _, ok := p.poolHolds(pool, addr); ok && pool.Ours && pool.Name != name {
 			return pool
 		}
 	}
@@ -925,12 +940,25 @@ func sharedIPProblems(node *stellarv1.StellarNode, addr netip.Addr, others []IPC
 // PoolContains reports whether ip is in one of a pool's entries (CIDR or a-b range), and the
 // prefix length of the CIDR holding it (a range counts as host prefixes).
 func PoolContains(addresses []string, ip netip.Addr) (int, bool) {
+	return parsePoolAddresses(addresses).contains(ip)
+}
+
+// poolEntry is one entry of a pool's addresses, parsed: a CIDR, or an a-b range (bits 0).
+type poolEntry struct {
+	prefix netip.Prefix
+	lo, hi netip.Addr
+}
+
+// poolEntries are a pool's addresses parsed once: an operator's pool holds an address per node,
+// and a pass over a fleet asks it about every sibling's address.
+type poolEntries []poolEntry
+
+func parsePoolAddresses(addresses []string) poolEntries {
+	entries := make(poolEntries, 0, len(addresses))
 	for _, a := range addresses {
 		a = strings.TrimSpace(a)
 		if prefix, err := netip.ParsePrefix(a); err == nil {
-			if prefix.Masked().Contains(ip) {
-				return prefix.Bits(), true
-			}
+			entries = append(entries, poolEntry{prefix: prefix.Masked()})
 			continue
 		}
 		from, to, ok := strings.Cut(a, "-")
@@ -939,7 +967,22 @@ func PoolContains(addresses []string, ip netip.Addr) (int, bool) {
 		}
 		lo, ok1 := stellarv1.ParseAddress(from)
 		hi, ok2 := stellarv1.ParseAddress(to)
-		if ok1 && ok2 && lo.Compare(ip) <= 0 && ip.Compare(hi) <= 0 {
+		if ok1 && ok2 {
+			entries = append(entries, poolEntry{lo: lo, hi: hi})
+		}
+	}
+	return entries
+}
+
+func (entries poolEntries) contains(ip netip.Addr) (int, bool) {
+	for _, e := range entries {
+		if e.prefix.IsValid() {
+			if e.prefix.Contains(ip) {
+				return e.prefix.Bits(), true
+			}
+			continue
+		}
+		if e.lo.Compare(ip) <= 0 && ip.Compare(e.hi) <= 0 {
 			return ip.BitLen(), true
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
@@ -363,5 +364,42 @@ func TestRenderIntendsTheLoadBalancerStatus(t *testing.T) {
 	}
 	if result.Status.Image != "stellar/stellar-horizon:21.0.0" || result.Status.Selector == "" {
 		t.Errorf("status image %q selector %q", result.Status.Image, result.Status.Selector)
+	}
+}
+
+// The operator hands render the cache's own StellarNodes as claims, uncopied: render must only
+// read them. Every sibling shape that render looks into is here: the same address, pool, router
+// and BFD profile, another namespace, a conflicting peer, an L2 node and one being deleted.
+func TestRenderNeverChangesTheSiblingsItReads(t *testing.T) {
+	node := readExample(t, "../../examples/horizon-anycast.yaml")
+	sameAddress := older(node, "same-address")
+	sameAddress.Namespace = "team-a"
+	samePool := older(node, "same-pool")
+	samePool.Spec.LoadBalancer.LoadBalancerIP = "192.0.2.101"
+	otherPeer := older(node, "other-peer")
+	otherPeer.Spec.LoadBalancer.LoadBalancerIP = "192.0.2.102"
+	otherPeer.Spec.LoadBalancer.BGP.Peers[0].ASN++
+	otherPeer.Spec.LoadBalancer.BGP.Advertisement.AggregationLength = 24
+	l2 := readExample(t, "../../examples/horizon-l2.yaml")
+	deleting := older(node, "deleting")
+	deleting.Spec.LoadBalancer.LoadBalancerIP = "192.0.2.103"
+	deleting.DeletionTimestamp = &metav1.Time{Time: node.CreationTimestamp.Time}
+	siblings := []*stellarv1.StellarNode{sameAddress, samePool, otherPeer, l2, deleting, node}
+	before := make([]*stellarv1.StellarNode, len(siblings))
+	for i, n := range siblings {
+		before[i] = n.DeepCopy()
+	}
+	for _, mode := range []render.BGPMode{render.BGPModeFRRK8s, render.BGPModeNative} {
+		for _, n := range siblings {
+			facts := testFacts(n, mode)
+			facts.MetalLB.Claims = render.NewClaims(siblings...)
+			render.Desired(n, facts)
+			render.SharedObjectNames(n, facts.MetalLB)
+		}
+	}
+	for i, n := range siblings {
+		if !equality.Semantic.DeepEqual(before[i], n) {
+			t.Errorf("rendering changed StellarNode %s/%s", n.Namespace, n.Name)
+		}
 	}
 }
