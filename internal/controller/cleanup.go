@@ -45,19 +45,24 @@ func (r *Reconciler) prune(ctx context.Context, s *scope, desired []client.Objec
 		list      client.ObjectList
 		namespace string
 		reader    client.Reader
+		indexed   bool
 	}
 	var lists []listIn
 	for _, list := range prunableLists() {
-		lists = append(lists, listIn{list, s.node.Namespace, r.Client})
+		lists = append(lists, listIn{list, s.node.Namespace, r.Client, true})
 	}
 	if s.facts.MetalLB.Installed {
 		for _, list := range perNodeMetalLBLists() {
-			lists = append(lists, listIn{list, s.facts.MetalLB.Namespace, r.metallbReader()})
+			lists = append(lists, listIn{list, s.facts.MetalLB.Namespace, r.metallbReader(), r.watchesMetalLB})
 		}
 	}
 	for _, l := range lists {
 		list := l.list
-		if err := l.reader.List(ctx, list, client.InNamespace(l.namespace), ownedBy(s.node)); err != nil {
+		opts := []client.ListOption{client.InNamespace(l.namespace), ownedBy(s.node)}
+		if l.indexed {
+			opts = append(opts, client.MatchingFields{indexOwnerNode: render.NodeKey(s.node)})
+		}
+		if err := l.reader.List(ctx, list, opts...); err != nil {
 			return fmt.Errorf("listing leftovers: %w", err)
 		}
 		items, err := meta.ExtractList(list)

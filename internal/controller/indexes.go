@@ -2,8 +2,12 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -19,10 +23,38 @@ import (
 // indexSecret finds the nodes referencing a Secret ("namespace/name"), generated ones included.
 const indexSecret = "stellar.org/secret"
 
-// setupIndexes registers the StellarNode cache indexes every event mapping and every sibling
-// lookup uses, so that neither walks all nodes of the cluster.
-func setupIndexes(mgr ctrl.Manager) error {
+// indexOwnerNode finds the operator's objects of one node ("namespace/name" of the StellarNode,
+// from its labels): a pass looks for its leftovers without scanning every node's objects of the
+// namespace, or of MetalLB's namespace, which holds every node's advertisement.
+const indexOwnerNode = "stellar.org/owner-node"
+
+// ownerNodeKeys is the indexOwnerNode value of an object: its node's key when it is the operator's.
+func ownerNodeKeys(obj client.Object) []string {
+	labels := obj.GetLabels()
+	name, namespace := labels[render.LabelNode], labels[render.LabelNodeNamespace]
+	if labels[render.LabelManagedBy] != render.ManagerName || name == "" || namespace == "" {
+		return nil
+	}
+	return []string{namespace + "/" + name}
+}
+
+// setupIndexes registers the cache indexes every event mapping, sibling lookup and leftover search
+// uses, so that none walks all nodes of the cluster or all their objects.
+func setupIndexes(mgr ctrl.Manager, watchesMetalLB bool) error {
 	indexer := mgr.GetFieldIndexer()
+	owned := prunableLists()
+	if watchesMetalLB {
+		owned = append(owned, perNodeMetalLBLists()...)
+	}
+	for _, list := range owned {
+		obj, err := objectOfList(mgr.GetScheme(), list)
+		if err != nil {
+			return err
+		}
+		if err := indexer.IndexField(context.Background(), obj, indexOwnerNode, ownerNodeKeys); err != nil {
+			return err
+		}
+	}
 	for _, index := range []string{render.IndexAddress, render.IndexPool, render.IndexRouter, render.IndexBFDProfile} {
 		if err := indexer.IndexField(context.Background(), &stellarv1.StellarNode{}, index, func(obj client.Object) []string {
 			node, ok := obj.(*stellarv1.StellarNode)
@@ -178,4 +210,22 @@ func (r *Reconciler) nodesInNamespace(ctx context.Context, ns client.Object) []r
 		}
 	}
 	return out
+}
+
+// objectOfList is an empty object of a list's item kind.
+func objectOfList(scheme *runtime.Scheme, list client.ObjectList) (client.Object, error) {
+	gvk, err := apiutil.GVKForObject(list, scheme)
+	if err != nil {
+		return nil, err
+	}
+	gvk.Kind = strings.TrimSuffix(gvk.Kind, "List")
+	obj, err := scheme.New(gvk)
+	if err != nil {
+		return nil, err
+	}
+	cobj, ok := obj.(client.Object)
+	if !ok {
+		return nil, fmt.Errorf("%s is not an object", gvk)
+	}
+	return cobj, nil
 }

@@ -148,7 +148,7 @@ type Reconciler struct {
 // objects are watched when its CRDs exist at start; otherwise nodes with a load balancer look
 // again every 30 s.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if err := setupIndexes(mgr); err != nil {
+	if err := setupIndexes(mgr, r.watchesMetalLB); err != nil {
 		return err
 	}
 	// Status writes (the operator's own, each minute's sync) change no generation: they wake nobody.
@@ -345,7 +345,15 @@ func (r *Reconciler) collectUnused(ctx context.Context, s *scope) error {
 	}
 	r.sharedMu.Lock()
 	defer r.sharedMu.Unlock()
-	deleted, err := r.collectShared(ctx, s.facts.MetalLB, sharedCandidates(s.node, s.facts.MetalLB))
+	candidates := sharedCandidates(s.node, s.facts.MetalLB)
+	// What the node itself still wants stays: no need to ask its siblings (a fleet's shared peer
+	// has them all) about it.
+	for kind, names := range render.SharedObjectNames(s.node, s.facts.MetalLB) {
+		for _, name := range names {
+			delete(candidates, kind+"/"+name)
+		}
+	}
+	deleted, err := r.collectShared(ctx, s.facts.MetalLB, candidates)
 	s.wrote += deleted
 	return err
 }

@@ -2,7 +2,7 @@ package render
 
 import (
 	"net/netip"
-	"sort"
+	"slices"
 	"strings"
 
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
@@ -90,12 +90,17 @@ func (c listClaims) ByRouter(addr netip.Addr) []*stellarv1.StellarNode {
 // SortOldestFirst orders nodes by creation, then by namespace/name: the order in which conflicting
 // claims are granted.
 func SortOldestFirst(nodes []*stellarv1.StellarNode) {
-	sort.SliceStable(nodes, func(i, j int) bool {
-		a, b := nodes[i], nodes[j]
-		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
-			return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	slices.SortStableFunc(nodes, func(a, b *stellarv1.StellarNode) int {
+		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+			return c
 		}
-		return nodeKeyLess(a, b)
+		switch {
+		case nodeKeyLess(a, b):
+			return -1
+		case nodeKeyLess(b, a):
+			return 1
+		}
+		return 0
 	})
 }
 

@@ -943,22 +943,28 @@ func PoolContains(addresses []string, ip netip.Addr) (int, bool) {
 	return parsePoolAddresses(addresses).contains(ip)
 }
 
-// poolEntry is one entry of a pool's addresses, parsed: a CIDR, or an a-b range (bits 0).
-type poolEntry struct {
-	prefix netip.Prefix
-	lo, hi netip.Addr
+// poolEntries are a pool's addresses parsed once: an operator's pool holds an address per node,
+// and a pass over a fleet asks it about every sibling's address. Host prefixes are looked up,
+// wider CIDRs and a-b ranges scanned.
+type poolEntries struct {
+	hosts    map[netip.Addr]bool
+	prefixes []netip.Prefix
+	ranges   [][2]netip.Addr
 }
 
-// poolEntries are a pool's addresses parsed once: an operator's pool holds an address per node,
-// and a pass over a fleet asks it about every sibling's address.
-type poolEntries []poolEntry
-
 func parsePoolAddresses(addresses []string) poolEntries {
-	entries := make(poolEntries, 0, len(addresses))
+	var entries poolEntries
 	for _, a := range addresses {
 		a = strings.TrimSpace(a)
 		if prefix, err := netip.ParsePrefix(a); err == nil {
-			entries = append(entries, poolEntry{prefix: prefix.Masked()})
+			if prefix.IsSingleIP() {
+				if entries.hosts == nil {
+					entries.hosts = map[netip.Addr]bool{}
+				}
+				entries.hosts[prefix.Addr()] = true
+			} else {
+				entries.prefixes = append(entries.prefixes, prefix.Masked())
+			}
 			continue
 		}
 		from, to, ok := strings.Cut(a, "-")
@@ -968,21 +974,25 @@ func parsePoolAddresses(addresses []string) poolEntries {
 		lo, ok1 := stellarv1.ParseAddress(from)
 		hi, ok2 := stellarv1.ParseAddress(to)
 		if ok1 && ok2 {
-			entries = append(entries, poolEntry{lo: lo, hi: hi})
+			entries.ranges = append(entries.ranges, [2]netip.Addr{lo, hi})
 		}
 	}
 	return entries
 }
 
+// contains is PoolContains on parsed entries: the prefix length of a CIDR holding ip; a host
+// prefix and a range count as host prefixes. (Entries never overlap: MetalLB refuses that.)
 func (entries poolEntries) contains(ip netip.Addr) (int, bool) {
-	for _, e := range entries {
-		if e.prefix.IsValid() {
-			if e.prefix.Contains(ip) {
-				return e.prefix.Bits(), true
-			}
-			continue
+	for _, prefix := range entries.prefixes {
+		if prefix.Contains(ip) {
+			return prefix.Bits(), true
 		}
-		if e.lo.Compare(ip) <= 0 && ip.Compare(e.hi) <= 0 {
+	}
+	if entries.hosts[ip] {
+		return ip.BitLen(), true
+	}
+	for _, r := range entries.ranges {
+		if r[0].Compare(ip) <= 0 && ip.Compare(r[1]) <= 0 {
 			return ip.BitLen(), true
 		}
 	}
