@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
@@ -153,17 +154,25 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	// Status writes (the operator's own, each minute's sync) change no generation: they wake nobody.
 	// A node's own annotations do wake it: touching one is how a user asks for a pass now.
-	specChanges := builder.WithPredicates(predicate.GenerationChangedPredicate{})
+	// A node's own objects appear because its pass created them (that pass goes on to observe
+	// them), or in the cache's first list (every node has a pass then anyway): their creation is no
+	// news. Dropping it halves the passes a new fleet costs. Changes and deletions still wake it.
+	changedOrDeleted := builder.WithPredicates(predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }})
+	// The cache's first list shows every node as created: every node has its own pass then, and
+	// waking each one's siblings too would cost a restart O(N²) in event mapping.
+	notInFirstList := predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool { return !e.IsInInitialList }}
+	notANodesOwnCreation := predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool { return len(ownerNodeKeys(e.Object)) == 0 }}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&stellarv1.StellarNode{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Owns(&corev1.ConfigMap{}).
-		Owns(&corev1.Service{}).
-		Owns(&appsv1.StatefulSet{}).
-		Owns(&appsv1.Deployment{}).
-		Owns(&policyv1.PodDisruptionBudget{}).
+		Owns(&corev1.ConfigMap{}, changedOrDeleted).
+		Owns(&corev1.Service{}, changedOrDeleted).
+		Owns(&appsv1.StatefulSet{}, changedOrDeleted).
+		Owns(&appsv1.Deployment{}, changedOrDeleted).
+		Owns(&policyv1.PodDisruptionBudget{}, changedOrDeleted).
 		// A node's shared MetalLB objects depend on the nodes claiming the same address, pool or
 		// router: wake exactly those when one changes.
-		Watches(&stellarv1.StellarNode{}, handler.EnqueueRequestsFromMapFunc(r.siblingsOf), specChanges).
+		Watches(&stellarv1.StellarNode{}, handler.EnqueueRequestsFromMapFunc(r.siblingsOf),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{}, notInFirstList)).
 		// Secrets are watched by metadata only (their values are never cached): a created or
 		// rotated seed, database URL or MD5 password takes effect at once.
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.nodesReferencingSecret)).
@@ -174,8 +183,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.watchesMetalLB {
 		for _, obj := range []client.Object{&metallbv1beta1.IPAddressPool{}, &metallbv1beta1.BGPAdvertisement{},
 			&metallbv1beta1.L2Advertisement{}, &metallbv1beta1.BFDProfile{}, &metallbv1beta2.BGPPeer{}} {
-			// MetalLB's controller rewrites pool status often; only spec changes matter here.
-			b = b.Watches(obj, handler.EnqueueRequestsFromMapFunc(r.nodesOfMetalLBObject), specChanges)
+			// MetalLB's controller rewrites pool status often; only spec changes matter here. A
+			// node's own advertisement is created by its pass, like its other objects.
+			b = b.Watches(obj, handler.EnqueueRequestsFromMapFunc(r.nodesOfMetalLBObject),
+				builder.WithPredicates(predicate.GenerationChangedPredicate{}, notANodesOwnCreation))
 		}
 		if ok, err := r.metallbInstalled("ServiceBGPStatus", "v1beta1"); err == nil && ok {
 			b = b.Watches(&metallbv1beta1.ServiceBGPStatus{}, handler.EnqueueRequestsFromMapFunc(r.nodeOfServiceStatus))
