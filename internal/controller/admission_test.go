@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
 )
@@ -182,8 +184,14 @@ func TestTheLoadBalancerClassCannotBeAddedOrRemoved(t *testing.T) {
 			if err := env.k8s.Create(ctx, node); err != nil {
 				t.Fatal(err)
 			}
-			tc.change(node)
-			err := env.k8s.Update(ctx, node)
+			// The operator adds its finalizer meanwhile: a conflict is no answer, read and retry.
+			err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				if err := env.k8s.Get(ctx, client.ObjectKeyFromObject(node), node); err != nil {
+					return err
+				}
+				tc.change(node)
+				return env.k8s.Update(ctx, node)
+			})
 			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.loadBalancer.loadBalancerClass") {
 				t.Fatalf("want an Invalid error naming spec.loadBalancer.loadBalancerClass, got %v", err)
 			}

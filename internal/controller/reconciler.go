@@ -118,6 +118,8 @@ type Reconciler struct {
 	// HTTPClient asks health sidecars for their status; nil means http.DefaultClient.
 	HTTPClient *http.Client
 
+	// createdSecrets are the Secrets this process just generated (secrets.go).
+	createdSecrets ownCreations
 	// watchesMetalLB is set when MetalLB's CRDs existed at start and its objects are cached.
 	watchesMetalLB bool
 	// watchesSessions is set when frr-k8s' BGPSessionState CRD existed at start (sessions.go).
@@ -161,6 +163,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	// The cache's first list shows every node as created: every node has its own pass then, and
 	// waking each one's siblings too would cost a restart O(N²) in event mapping.
 	notInFirstList := predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool { return !e.IsInInitialList }}
+	// An advertisement labelled with its node was created by that node's pass.
 	notANodesOwnCreation := predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool { return len(ownerNodeKeys(e.Object)) == 0 }}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&stellarv1.StellarNode{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
@@ -175,7 +178,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(predicate.GenerationChangedPredicate{}, notInFirstList)).
 		// Secrets are watched by metadata only (their values are never cached): a created or
 		// rotated seed, database URL or MD5 password takes effect at once.
-		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.nodesReferencingSecret)).
+		// A Secret the node's pass generated is no news to it; one a user creates (or restores
+		// from a backup, labels and all) is.
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.nodesReferencingSecret),
+			builder.WithPredicates(notInFirstList, predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool {
+				return !r.createdSecrets.take(e.Object.GetUID())
+			}})).
 		Watches(&stellarv1.LoadBalancerPolicy{}, handler.EnqueueRequestsFromMapFunc(r.nodesOfPolicyChange)).
 		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.nodesInNamespace)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.workers()}).

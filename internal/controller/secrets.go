@@ -5,11 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"sync"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	stellarv1 "github.com/stellar-operator/stellar-operator/api/v1alpha1"
@@ -178,10 +181,47 @@ func (r *Reconciler) createGenerated(ctx context.Context, node *stellarv1.Stella
 	if err := fill(secret); err != nil {
 		return err
 	}
-	if err := r.Client.Create(ctx, secret, client.FieldOwner(FieldOwner)); err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := r.Client.Create(ctx, secret, client.FieldOwner(FieldOwner)); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
 		return fmt.Errorf("creating Secret %s: %w", name, err)
 	}
+	r.createdSecrets.add(secret.UID, time.Now())
 	return nil
+}
+
+// ownCreations remembers the objects the operator just created, until the watch shows them: their
+// creation is no news to the node whose pass made them (a second pass for every new node
+// otherwise). An entry the watch never takes (it came first) goes after ownCreationMemory.
+type ownCreations struct {
+	mu   sync.Mutex
+	uids map[types.UID]time.Time
+}
+
+const ownCreationMemory = 2 * time.Minute
+
+func (c *ownCreations) add(uid types.UID, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.uids == nil {
+		c.uids = map[types.UID]time.Time{}
+	}
+	for old, at := range c.uids {
+		if now.Sub(at) > ownCreationMemory {
+			delete(c.uids, old)
+		}
+	}
+	c.uids[uid] = now
+}
+
+// take reports whether uid is one of the operator's own creations, and forgets it.
+func (c *ownCreations) take(uid types.UID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.uids[uid]
+	delete(c.uids, uid)
+	return ok
 }
 
 // secretValue reads one key of a Secret. Its value never leaves this function's caller.
