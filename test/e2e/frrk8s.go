@@ -194,12 +194,13 @@ func (tp *Topology) startRegionFRR(ctx context.Context, rn *RegionNode) error {
 	// On SIGHUP the reloader applies /etc/frr_reloader/frr.conf with Debian's frr-reload.py and
 	// records the result where the frr-k8s daemon reads it. It is ours, not frr-k8s' script: see
 	// frr-reloader.sh for what FRR 8.4 needs.
-	script, err := filepath.Abs("frr-reloader.sh")
+	// Its text is passed, not its path: the region's own /tmp hides a checkout under /tmp.
+	script, err := os.ReadFile("frr-reloader.sh")
 	if err != nil {
 		return err
 	}
 	f.Reloader, err = tp.run.start("reloader-"+rn.Name, rn.Netns, filepath.Join(tp.logDir, "reloader-"+rn.Name+".log"), env,
-		f.wrap("bash", script)...)
+		f.wrap("bash", "-c", string(script), "frr-reloader.sh")...)
 	if err != nil {
 		return err
 	}
