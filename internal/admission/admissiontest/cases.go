@@ -1,7 +1,6 @@
-// Package admissiontest holds the invalid StellarNodes of the admission suite
-// (internal/controller/admission_test.go, TestInvalidSpecsAreRejectedNamingTheField), so the
-// offline admission and `kubectl stellar lint` are held to what the apiserver refuses. A test of
-// package admission checks that every case of that table is here.
+// Package admissiontest holds the invalid StellarNodes that the real apiserver must refuse
+// (internal/controller's TestInvalidSpecsAreRejectedNamingTheField) and that the offline admission
+// and `kubectl stellar lint` are held to: one table for both.
 package admissiontest
 
 import (
