@@ -70,6 +70,23 @@ func (f *manifestFlags) mode() (render.BGPMode, error) {
 	return "", fmt.Errorf("invalid argument %q for --metallb-bgp-mode: must be native, frr or frr-k8s", f.metallbMode)
 }
 
+// loadChecked checks the offline commands' flags, then reads and admits the manifests: render,
+// lint and plan all start so.
+func (o *options) loadChecked(ctx context.Context, flags *manifestFlags, output *outputFlag) (render.BGPMode, []manifest, error) {
+	mode, err := flags.mode()
+	if err != nil {
+		return "", nil, err
+	}
+	if err := output.check(); err != nil {
+		return "", nil, err
+	}
+	manifests, err := o.loadManifests(ctx, flags.files)
+	if err != nil {
+		return "", nil, err
+	}
+	return mode, manifests, nil
+}
+
 // manifest is one document of the operator's kinds.
 type manifest struct {
 	// source is the file, with "#<document>" when the file holds several of the operator's objects.

@@ -24,14 +24,7 @@ field, a schema or CEL rule) is not rendered: its errors go to stderr and the ex
   kubectl stellar render -f examples/ -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			mode, err := flags.mode()
-			if err != nil {
-				return err
-			}
-			if err := output.check(); err != nil {
-				return err
-			}
-			manifests, err := o.loadManifests(cmd.Context(), flags.files)
+			mode, manifests, err := o.loadChecked(cmd.Context(), flags, output)
 			if err != nil {
 				return err
 			}
@@ -114,14 +107,7 @@ installed and holds nothing yet). The exit status is 1 when any problem is an er
   kubectl stellar lint -f examples/multi-region/ -o yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			mode, err := flags.mode()
-			if err != nil {
-				return err
-			}
-			if err := output.check(); err != nil {
-				return err
-			}
-			manifests, err := o.loadManifests(cmd.Context(), flags.files)
+			mode, manifests, err := o.loadChecked(cmd.Context(), flags, output)
 			if err != nil {
 				return err
 			}

@@ -24,14 +24,7 @@ problem is an error.`,
   kubectl stellar plan -f us-east.yaml -f eu-west.yaml -o yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			mode, err := flags.mode()
-			if err != nil {
-				return err
-			}
-			if err := output.check(); err != nil {
-				return err
-			}
-			manifests, err := o.loadManifests(cmd.Context(), flags.files)
+			mode, manifests, err := o.loadChecked(cmd.Context(), flags, output)
 			if err != nil {
 				return err
 			}
