@@ -52,11 +52,9 @@ type ControllerManager struct {
 	Log         string
 	Controllers []string
 
-	cmd     *exec.Cmd
+	*process
 	dir     string
 	tempDir bool
-	done    chan struct{}
-	err     error
 }
 
 // StartControllerManager runs kube-controller-manager against the control plane as the user
@@ -72,7 +70,7 @@ func (c *ControlPlane) StartControllerManager(opts ControllerManagerOptions) (*C
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("%w (%s)", ErrNoControllerManager, bin)
 	}
-	m := &ControllerManager{Controllers: opts.Controllers, dir: opts.Dir, done: make(chan struct{})}
+	m := &ControllerManager{Controllers: opts.Controllers, dir: opts.Dir}
 	if len(m.Controllers) == 0 {
 		m.Controllers = DefaultControllers()
 	}
@@ -102,7 +100,7 @@ func (c *ControlPlane) StartControllerManager(opts ControllerManagerOptions) (*C
 	if err != nil {
 		return nil, m.cleanup(err)
 	}
-	m.cmd = exec.Command(bin,
+	cmd := exec.Command(bin,
 		"--kubeconfig="+kubeconfigPath,
 		"--controllers="+strings.Join(m.Controllers, ","),
 		"--leader-elect=false",
@@ -111,37 +109,17 @@ func (c *ControlPlane) StartControllerManager(opts ControllerManagerOptions) (*C
 		"--use-service-account-credentials=false",
 		"--v=2",
 	)
-	m.cmd.Stdout, m.cmd.Stderr = logf, logf
 	if opts.Configure != nil {
-		opts.Configure(m.cmd)
+		opts.Configure(cmd)
 	}
-	if err := m.cmd.Start(); err != nil {
-		logf.Close()
-		return nil, m.cleanup(fmt.Errorf("starting kube-controller-manager: %w", err))
+	if m.process, err = startProcess(cmd, logf, "kube-controller-manager"); err != nil {
+		return nil, m.cleanup(err)
 	}
-	go func() {
-		m.err = m.cmd.Wait()
-		logf.Close()
-		close(m.done)
-	}()
 	if err := m.waitStarted(60 * time.Second); err != nil {
 		_ = m.Stop()
 		return nil, err
 	}
 	return m, nil
-}
-
-// Pid is the process id.
-func (m *ControllerManager) Pid() int { return m.cmd.Process.Pid }
-
-// Running reports whether the process has not exited.
-func (m *ControllerManager) Running() bool {
-	select {
-	case <-m.done:
-		return false
-	default:
-		return true
-	}
 }
 
 // waitStarted waits until the log says every controller started: `"Controller starting..."
@@ -193,14 +171,8 @@ func (m *ControllerManager) notStarted() []string {
 // Stop stops kube-controller-manager (SIGTERM, then SIGKILL after 5 s) and removes its temporary
 // directory.
 func (m *ControllerManager) Stop() error {
-	if m.cmd != nil && m.cmd.Process != nil && m.Running() {
-		_ = m.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-m.done:
-		case <-time.After(5 * time.Second):
-			_ = m.cmd.Process.Kill()
-			<-m.done
-		}
+	if m.process != nil {
+		m.stop()
 	}
 	return m.cleanup(nil)
 }

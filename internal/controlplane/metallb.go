@@ -55,10 +55,8 @@ type MetalLBController struct {
 	// Log is its JSON log.
 	Log string
 
-	cmd  *exec.Cmd
-	dir  string
-	done chan struct{}
-	err  error
+	*process
+	dir string
 }
 
 // StartMetalLBController runs MetalLB's controller for namespace (webhook off, no certificate
@@ -73,7 +71,7 @@ func (c *ControlPlane) StartMetalLBController(namespace string) (*MetalLBControl
 	if err != nil {
 		return nil, err
 	}
-	m := &MetalLBController{dir: dir, Log: filepath.Join(dir, "controller.log"), done: make(chan struct{})}
+	m := &MetalLBController{dir: dir, Log: filepath.Join(dir, "controller.log")}
 	user, err := c.env.AddUser(envtest.User{Name: "metallb-controller", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		return nil, m.cleanup(err)
@@ -94,19 +92,12 @@ func (c *ControlPlane) StartMetalLBController(namespace string) (*MetalLBControl
 	if err != nil {
 		return nil, m.cleanup(err)
 	}
-	m.cmd = exec.Command(bin, "--namespace="+namespace, "--webhook-mode=disabled", "--disable-cert-rotation",
+	cmd := exec.Command(bin, "--namespace="+namespace, "--webhook-mode=disabled", "--disable-cert-rotation",
 		"--log-level=info", "--port="+strconv.Itoa(port))
-	m.cmd.Env = append(os.Environ(), "METALLB_NAMESPACE="+namespace, "KUBECONFIG="+kubeconfigPath)
-	m.cmd.Stdout, m.cmd.Stderr = logf, logf
-	if err := m.cmd.Start(); err != nil {
-		logf.Close()
-		return nil, m.cleanup(fmt.Errorf("starting MetalLB's controller: %w", err))
+	cmd.Env = append(os.Environ(), "METALLB_NAMESPACE="+namespace, "KUBECONFIG="+kubeconfigPath)
+	if m.process, err = startProcess(cmd, logf, "MetalLB's controller"); err != nil {
+		return nil, m.cleanup(err)
 	}
-	go func() {
-		m.err = m.cmd.Wait()
-		logf.Close()
-		close(m.done)
-	}()
 	if err := m.waitStarted(60 * time.Second); err != nil {
 		_ = m.Stop()
 		return nil, err
@@ -129,10 +120,8 @@ func (m *MetalLBController) waitStarted(timeout time.Duration) error {
 		if data, err := os.ReadFile(m.Log); err == nil && bytes.Contains(data, []byte("Starting workers")) {
 			return nil
 		}
-		select {
-		case <-m.done:
+		if !m.Running() {
 			return fmt.Errorf("MetalLB's controller exited: %v (log %s)", m.err, m.Log)
-		default:
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("MetalLB's controller did not start within %v (log %s)", timeout, m.Log)
@@ -153,18 +142,8 @@ func (m *MetalLBController) Verdict() (metallblog.Verdict, error) {
 
 // Stop stops the controller and removes its directory (its log with it: read the verdict first).
 func (m *MetalLBController) Stop() error {
-	if m.cmd != nil && m.cmd.Process != nil {
-		select {
-		case <-m.done:
-		default:
-			_ = m.cmd.Process.Signal(os.Interrupt)
-			select {
-			case <-m.done:
-			case <-time.After(5 * time.Second):
-				_ = m.cmd.Process.Kill()
-				<-m.done
-			}
-		}
+	if m.process != nil {
+		m.stop()
 	}
 	return m.cleanup(nil)
 }
