@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/stellar-operator/stellar-operator/config"
+	"github.com/stellar-operator/stellar-operator/internal/controlplane"
 	"github.com/stellar-operator/stellar-operator/internal/metallblog"
 )
 
@@ -50,7 +51,7 @@ func FRRK8sDir() string {
 	if d := os.Getenv("FRR_K8S_DIR"); d != "" {
 		return d
 	}
-	return filepath.Join(CacheRoot(), "frr-k8s-"+FRRK8sVersion)
+	return filepath.Join(controlplane.CacheRoot(), "frr-k8s-"+FRRK8sVersion)
 }
 
 // FRRK8sCRDs reads frr-k8s' CRDs (frrk8s.metallb.io: FRRConfiguration, FRRNodeState,

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stellar-operator/stellar-operator/internal/controlplane"
 	"github.com/stellar-operator/stellar-operator/internal/metallblog"
 )
 
@@ -20,41 +21,16 @@ import (
 // judges the pools) and the speakers (judge pools, peers, advertisements, BFD profiles and
 // communities), all built by hack/e2e-tools.sh from the module proxy.
 
-// MetalLBVersion and FRRK8sVersion are the versions hack/e2e-tools.sh builds.
-const (
-	MetalLBVersion = "v0.15.2"
-	FRRK8sVersion  = "v0.0.20"
-)
-
-// CacheRoot is hack/e2e-tools.sh's cache: $STELLAR_OPERATOR_CACHE, else
-// ${XDG_CACHE_HOME:-~/.cache}/stellar-operator.
-func CacheRoot() string {
-	if c := os.Getenv("STELLAR_OPERATOR_CACHE"); c != "" {
-		return c
-	}
-	base := os.Getenv("XDG_CACHE_HOME")
-	if base == "" {
-		home, _ := os.UserHomeDir()
-		base = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(base, "stellar-operator")
-}
+// FRRK8sVersion is the frr-k8s release hack/e2e-tools.sh builds (MetalLB's is
+// controlplane.MetalLBVersion, its cache controlplane.CacheRoot).
+const FRRK8sVersion = "v0.0.20"
 
 // DefaultSpeakerBinary is where hack/e2e-tools.sh builds the speaker ($METALLB_SPEAKER overrides).
 func DefaultSpeakerBinary() string {
 	if p := os.Getenv("METALLB_SPEAKER"); p != "" {
 		return p
 	}
-	return filepath.Join(CacheRoot(), "metallb-"+MetalLBVersion, "speaker")
-}
-
-// DefaultControllerBinary is where hack/e2e-tools.sh builds MetalLB's controller
-// ($METALLB_CONTROLLER overrides).
-func DefaultControllerBinary() string {
-	if p := os.Getenv("METALLB_CONTROLLER"); p != "" {
-		return p
-	}
-	return filepath.Join(CacheRoot(), "metallb-"+MetalLBVersion, "controller")
+	return filepath.Join(controlplane.CacheRoot(), "metallb-"+controlplane.MetalLBVersion, "speaker")
 }
 
 // LBClassPrefix prefixes the loadBalancerClass of each simulated cluster (Options.ClusterPerRegion).

@@ -178,7 +178,7 @@ func NewTopology(t testing.TB, cp *controlplane.ControlPlane, opts Options) *Top
 		opts.SpeakerBinary = DefaultSpeakerBinary()
 	}
 	if opts.ControllerBinary == "" {
-		opts.ControllerBinary = DefaultControllerBinary()
+		opts.ControllerBinary = controlplane.MetalLBControllerBinary()
 	}
 	binaries := []string{opts.SpeakerBinary, opts.ControllerBinary}
 	switch opts.BGPType {
