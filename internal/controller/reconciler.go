@@ -364,9 +364,9 @@ func (r *Reconciler) collectUnused(ctx context.Context, s *scope) error {
 	}
 	r.sharedMu.Lock()
 	defer r.sharedMu.Unlock()
-	candidates := sharedCandidates(s.node, s.facts.MetalLB)
 	// What the node itself still wants stays: no need to ask its siblings (a fleet's shared peer
-	// has them all) about it.
+	// has them all) about it. Only what it held before is a candidate.
+	candidates := formerShared(s.node, s.facts.MetalLB)
 	for kind, names := range render.SharedObjectNames(s.node, s.facts.MetalLB) {
 		for _, name := range names {
 			delete(candidates, kind+"/"+name)

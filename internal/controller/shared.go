@@ -79,10 +79,10 @@ func sharedKinds() map[string]sharedKind {
 }
 
 // sharedCandidates are the shared objects a node may have stopped wanting: what its spec names
-// now, and what its last status said it used (a hint only: each candidate is deleted only after
-// checking that no StellarNode wants it). The periodic sweep catches anything else.
+// now, and what it held before (formerShared). Each candidate is deleted only after checking that
+// no StellarNode wants it; the periodic sweep catches anything else.
 func sharedCandidates(node *stellarv1.StellarNode, m render.MetalLBFacts) map[string]bool {
-	out := map[string]bool{}
+	out := formerShared(node, m)
 	spec := node.DeepCopy()
 	spec.DeletionTimestamp = nil
 	for kind, names := range render.SharedObjectNames(spec, m) {
@@ -90,6 +90,13 @@ func sharedCandidates(node *stellarv1.StellarNode, m render.MetalLBFacts) map[st
 			out[kind+"/"+name] = true
 		}
 	}
+	return out
+}
+
+// formerShared are the shared objects a node may hold from before: what its last status said it
+// used (a hint only), and our pools still holding its address.
+func formerShared(node *stellarv1.StellarNode, m render.MetalLBFacts) map[string]bool {
+	out := map[string]bool{}
 	if node.LoadBalancerEnabled() {
 		if addr, ok := node.Spec.LoadBalancer.Address(); ok {
 			// A pool of ours still holding the address keeps the node's new pool waiting
